@@ -1,0 +1,131 @@
+package mfa
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Config holds the rules' tunables. Zero fields take the defaults.
+type Config struct {
+	Password PasswordConfig
+	// SessionIdleTimeout ends a session unused for this long;
+	// SessionMaxAge ends it this long after login regardless.
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+	// MaxFailedAttempts wrong passwords or codes lock a user for
+	// LockoutDuration.
+	MaxFailedAttempts int
+	LockoutDuration   time.Duration
+}
+
+// Defaults.
+const (
+	DefaultSessionIdleTimeout = time.Hour
+	DefaultSessionMaxAge      = 12 * time.Hour
+	DefaultMaxFailedAttempts  = 5
+	DefaultLockoutDuration    = 15 * time.Minute
+	// sessionTouchInterval bounds how often a busy session writes its
+	// last-seen time.
+	sessionTouchInterval = time.Minute
+)
+
+func (c Config) withDefaults() Config {
+	if c.Password == (PasswordConfig{}) {
+		c.Password = DefaultPasswordConfig
+	}
+	if c.SessionIdleTimeout <= 0 {
+		c.SessionIdleTimeout = DefaultSessionIdleTimeout
+	}
+	if c.SessionMaxAge <= 0 {
+		c.SessionMaxAge = DefaultSessionMaxAge
+	}
+	if c.MaxFailedAttempts <= 0 {
+		c.MaxFailedAttempts = DefaultMaxFailedAttempts
+	}
+	if c.LockoutDuration <= 0 {
+		c.LockoutDuration = DefaultLockoutDuration
+	}
+	return c
+}
+
+// Service carries out every use case. It is safe for concurrent use and
+// keeps no state of its own: many processes can share one database.
+type Service struct {
+	store Store
+	clock Clock
+	cfg   Config
+	// dummyHash is verified against when a login names no user, so unknown
+	// and known usernames cost the same.
+	dummyHash string
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock replaces the system clock (tests move time with it).
+func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
+
+// New returns a Service on store.
+func New(store Store, cfg Config, opts ...Option) (*Service, error) {
+	s := &Service{store: store, clock: systemClock{}, cfg: cfg.withDefaults()}
+	for _, o := range opts {
+		o(s)
+	}
+	h, err := s.cfg.Password.hash("twofold-dummy-password")
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	return s, nil
+}
+
+// Store returns the service's store (for health checks).
+func (s *Service) Store() Store { return s.store }
+
+func (s *Service) now() time.Time { return s.clock.Now().UTC() }
+
+// newID returns a time-ordered UUID (v7), which keeps InnoDB inserts local.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// validID reports whether id looks like one of ours, so malformed ids are
+// refused before reaching the database.
+func validID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// text validates a free-text field: trimmed, within [min, max] characters,
+// printable.
+func text(field, value string, min, max int) (string, error) {
+	v := strings.TrimSpace(value)
+	n := utf8.RuneCountInString(v)
+	switch {
+	case !utf8.ValidString(v):
+		return "", invalidInput(field, "%s is not valid UTF-8", field)
+	case n < min && min == 1:
+		return "", invalidInput(field, "%s must not be empty", field)
+	case n < min:
+		return "", invalidInput(field, "%s must be at least %d characters", field, min)
+	case n > max:
+		return "", invalidInput(field, "%s must be at most %d characters", field, max)
+	}
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f {
+			return "", invalidInput(field, "%s must not contain control characters", field)
+		}
+	}
+	return v, nil
+}

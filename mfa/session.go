@@ -1,0 +1,128 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+)
+
+// startSession creates a session for user through st and returns the token
+// that only the client keeps.
+func (s *Service) startSession(ctx context.Context, st Store, user *User, withMFA bool) (string, *Session, error) {
+	now := s.now()
+	token, hash := newToken()
+	c := ClientFrom(ctx)
+	sess := &Session{
+		ID:         newID(),
+		UserID:     user.ID,
+		TokenHash:  hash,
+		IP:         c.IP,
+		UserAgent:  truncate(c.UserAgent, 255),
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  now.Add(s.cfg.SessionMaxAge),
+		MFA:        withMFA,
+	}
+	if err := st.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	return token, sess, nil
+}
+
+// Authenticate resolves a session token to its viewer. Expired (idle or
+// absolute) sessions and inactive users are refused.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, error) {
+	if token == "" || len(token) > 128 {
+		return nil, errUnauthenticated
+	}
+	sess, err := s.store.SessionByTokenHash(ctx, hashToken(token))
+	if errors.Is(err, ErrNotFound) {
+		return nil, errUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.SessionIdleTimeout {
+		if err := s.store.DeleteSession(ctx, sess.ID); err != nil {
+			return nil, err
+		}
+		return nil, errUnauthenticated
+	}
+	user, err := s.store.UserByID(ctx, sess.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, errUnauthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	if user.Status != UserActive {
+		return nil, errUnauthenticated
+	}
+	if now.Sub(sess.LastSeenAt) >= sessionTouchInterval {
+		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+			return nil, err
+		}
+		sess.LastSeenAt = now
+	}
+	return &Viewer{User: *user, Session: *sess}, nil
+}
+
+// Logout ends the viewer's current session.
+func (s *Service) Logout(ctx context.Context, v *Viewer) error {
+	return s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.DeleteSession(ctx, v.Session.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return s.audit(ctx, tx, v.User.OrganizationID, v.User.ID, v.User.ID, AuditLogout, nil)
+	})
+}
+
+// LogoutEverywhere ends every session of the viewer, this one included.
+func (s *Service) LogoutEverywhere(ctx context.Context, v *Viewer) error {
+	return s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.DeleteUserSessions(ctx, v.User.ID, ""); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, v.User.OrganizationID, v.User.ID, v.User.ID, AuditLogoutEverywhere, nil)
+	})
+}
+
+// ChangePassword replaces the viewer's password after checking the current
+// one, and ends the user's other sessions.
+func (s *Service) ChangePassword(ctx context.Context, v *Viewer, current, next string) error {
+	if current == "" {
+		return invalidInput("currentPassword", "current password is required")
+	}
+	if err := s.cfg.Password.check("newPassword", next, v.User.Username); err != nil {
+		return err
+	}
+	user, err := s.store.UserByID(ctx, v.User.ID)
+	if err != nil {
+		return err
+	}
+	if ok, _ := s.cfg.Password.verify(current, user.PasswordHash); !ok {
+		if _, err := s.loginFailed(ctx, user, "bad_current_password"); err != nil && !isCode(err, CodeUnauthenticated) {
+			return err
+		}
+		return &Error{Code: CodeBadUserInput, Field: "currentPassword", Message: "current password is wrong"}
+	}
+	h, err := s.cfg.Password.hash(next)
+	if err != nil {
+		return err
+	}
+	user.PasswordHash = h
+	return s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.UpdateUser(ctx, user); err != nil {
+			return err
+		}
+		if err := tx.DeleteUserSessions(ctx, user.ID, v.Session.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditPasswordChanged, nil)
+	})
+}
+
+func isCode(err error, c Code) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == c
+}

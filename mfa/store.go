@@ -1,0 +1,88 @@
+package mfa
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence mfa needs. models.Store implements it on GORM
+// for MySQL and SQLite; the contract suite in models runs it on both.
+//
+// Reads return ErrNotFound when nothing matches; writes return ErrDuplicate
+// when a unique key refuses them and ErrStale when a compare-and-swap loses.
+type Store interface {
+	// Transaction runs fn with a Store bound to one database transaction,
+	// committed when fn returns nil.
+	Transaction(ctx context.Context, fn func(tx Store) error) error
+	Ping(ctx context.Context) error
+
+	CreateOrganization(ctx context.Context, o *Organization) error
+	OrganizationBySlug(ctx context.Context, slug string) (*Organization, error)
+	OrganizationByID(ctx context.Context, id string) (*Organization, error)
+
+	CreateCompany(ctx context.Context, c *Company) error
+	CompanyByID(ctx context.Context, id string) (*Company, error)
+	Companies(ctx context.Context, orgID string) ([]Company, error)
+
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser writes the profile, permissions, status, password hash and
+	// login timestamps (not the failure counter: see RecordLoginFailure).
+	UpdateUser(ctx context.Context, u *User) error
+	UserByID(ctx context.Context, id string) (*User, error)
+	// UserByLogin finds a user of the organization by username or email.
+	UserByLogin(ctx context.Context, orgID, login string) (*User, error)
+	Users(ctx context.Context, q UserQuery) ([]User, int, error)
+
+	// RecordLoginFailure atomically counts one failure. When the count
+	// reaches max it sets locked_until to lockUntil. A lock that expired
+	// before now starts a fresh count. It returns the user as updated.
+	RecordLoginFailure(ctx context.Context, userID string, now time.Time, max int, lockUntil time.Time) (*User, error)
+	// ResetLoginFailures clears the counter and any lock.
+	ResetLoginFailures(ctx context.Context, userID string) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByTokenHash(ctx context.Context, hash string) (*Session, error)
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions ends every session of the user except exceptID.
+	DeleteUserSessions(ctx context.Context, userID, exceptID string) error
+
+	AddAuditEvent(ctx context.Context, e *AuditEvent) error
+	AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, int, error)
+}
+
+// UserOrderField is what a user list is sorted by.
+type UserOrderField string
+
+// User sort fields.
+const (
+	UserOrderUsername    UserOrderField = "USERNAME"
+	UserOrderDisplayName UserOrderField = "DISPLAY_NAME"
+	UserOrderEmail       UserOrderField = "EMAIL"
+	UserOrderCreatedAt   UserOrderField = "CREATED_AT"
+	UserOrderLastLoginAt UserOrderField = "LAST_LOGIN_AT"
+)
+
+// UserFilter narrows a user list. Empty fields do not filter.
+type UserFilter struct {
+	// Search matches display name, username, email and company name.
+	Search    string
+	CompanyID string
+	UserType  string
+	Status    UserStatus
+}
+
+// Page is an offset window over a sorted list.
+type Page struct {
+	Offset int
+	Limit  int
+}
+
+// UserQuery is a store-level user list request.
+type UserQuery struct {
+	OrganizationID string
+	Filter         UserFilter
+	OrderBy        UserOrderField
+	Desc           bool
+	Page           Page
+}

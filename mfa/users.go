@@ -1,0 +1,348 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"net/mail"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+var (
+	usernamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._@+-]{0,63}$`)
+	slugPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+)
+
+// CreateUserInput is an admin's new user.
+type CreateUserInput struct {
+	Username    string
+	Email       string
+	Password    string // optional: a user without one cannot log in by password
+	DisplayName string
+	UserType    string
+	CompanyID   string
+	Permissions []Permission
+}
+
+// UpdateUserInput changes the set fields of a user.
+type UpdateUserInput struct {
+	UserID      string
+	Email       *string
+	DisplayName *string
+	UserType    *string
+	// CompanyID "" removes the user from their company.
+	CompanyID   *string
+	Permissions *[]Permission
+}
+
+// Bootstrap creates the organization and its first admin (with every
+// permission) unless the organization exists. It reports whether it created
+// them.
+func (s *Service) Bootstrap(ctx context.Context, orgSlug, adminUsername, password string) (bool, error) {
+	slug := strings.ToLower(strings.TrimSpace(orgSlug))
+	if !slugPattern.MatchString(slug) {
+		return false, invalidInput("organization", "organization must be 1-63 lowercase letters, digits or '-'")
+	}
+	username := normalizeLogin(adminUsername)
+	if !usernamePattern.MatchString(username) {
+		return false, invalidInput("username", "username must be 1-64 letters, digits or . _ @ + -")
+	}
+	if err := s.cfg.Password.check("password", password, username); err != nil {
+		return false, err
+	}
+	if _, err := s.store.OrganizationBySlug(ctx, slug); err == nil {
+		return false, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	hash, err := s.cfg.Password.hash(password)
+	if err != nil {
+		return false, err
+	}
+	now := s.now()
+	org := &Organization{ID: newID(), Slug: slug, Name: slug, CreatedAt: now}
+	admin := &User{
+		ID: newID(), OrganizationID: org.ID, Username: username, Email: username + "@" + slug + ".invalid",
+		DisplayName: "Administrator", PasswordHash: hash, Status: UserActive,
+		Permissions: slices.Clone(AllPermissions), CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.CreateOrganization(ctx, org); err != nil {
+			return err
+		}
+		if err := tx.CreateUser(ctx, admin); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, org.ID, "", admin.ID, AuditOrganizationBooted, map[string]string{"organization": slug, "admin": username})
+	})
+	if errors.Is(err, ErrDuplicate) {
+		return false, nil // another server bootstrapped it first
+	}
+	return err == nil, err
+}
+
+func normalizeLogin(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// CreateUser adds a user to the viewer's organization.
+func (s *Service) CreateUser(ctx context.Context, v *Viewer, in CreateUserInput) (*User, error) {
+	if !v.User.Can(PermissionManageUsers) {
+		return nil, errForbidden
+	}
+	now := s.now()
+	u := &User{ID: newID(), OrganizationID: v.User.OrganizationID, Status: UserActive, CreatedAt: now, UpdatedAt: now}
+	u.Username = normalizeLogin(in.Username)
+	if !usernamePattern.MatchString(u.Username) {
+		return nil, invalidInput("username", "username must be 1-64 letters, digits or . _ @ + -, starting with a letter or digit")
+	}
+	if err := s.applyProfile(ctx, v, u, &in.Email, &in.DisplayName, &in.UserType, &in.CompanyID, &in.Permissions); err != nil {
+		return nil, err
+	}
+	if in.Password != "" {
+		if err := s.cfg.Password.check("password", in.Password, u.Username); err != nil {
+			return nil, err
+		}
+		h, err := s.cfg.Password.hash(in.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.PasswordHash = h
+	}
+	err := s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditUserCreated, map[string]string{"username": u.Username})
+	})
+	if errors.Is(err, ErrDuplicate) {
+		return nil, &Error{Code: CodeConflict, Message: "a user with this username or email already exists"}
+	}
+	return u, err
+}
+
+// applyProfile validates and sets the non-nil profile fields of u.
+func (s *Service) applyProfile(ctx context.Context, v *Viewer, u *User, email, displayName, userType, companyID *string, perms *[]Permission) error {
+	if email != nil {
+		e := normalizeLogin(*email)
+		addr, err := mail.ParseAddress(e)
+		if err != nil || addr.Address != e || len(e) > 254 {
+			return invalidInput("email", "email is not a valid address")
+		}
+		u.Email = e
+	}
+	if displayName != nil {
+		d, err := text("displayName", *displayName, 0, 128)
+		if err != nil {
+			return err
+		}
+		u.DisplayName = d
+	}
+	if userType != nil {
+		t, err := text("userType", *userType, 0, 64)
+		if err != nil {
+			return err
+		}
+		u.UserType = t
+	}
+	if companyID != nil {
+		if *companyID != "" {
+			if _, err := s.company(ctx, v, *companyID); err != nil {
+				return err
+			}
+		}
+		u.CompanyID = *companyID
+	}
+	if perms != nil && !slices.Equal(*perms, u.Permissions) {
+		// Granting or revoking admin rights is organization management, so a
+		// user manager cannot raise anyone (themselves included) above them.
+		if !v.User.Can(PermissionManageOrganization) {
+			return &Error{Code: CodeForbidden, Field: "permissions", Message: "only organization managers may change permissions"}
+		}
+		var ps []Permission
+		for _, p := range *perms {
+			if !p.valid() {
+				return invalidInput("permissions", "unknown permission %q", p)
+			}
+			if !slices.Contains(ps, p) {
+				ps = append(ps, p)
+			}
+		}
+		u.Permissions = ps
+	}
+	return nil
+}
+
+// UpdateUser changes a user of the viewer's organization.
+func (s *Service) UpdateUser(ctx context.Context, v *Viewer, in UpdateUserInput) (*User, error) {
+	u, err := s.manageableUser(ctx, v, in.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.applyProfile(ctx, v, u, in.Email, in.DisplayName, in.UserType, in.CompanyID, in.Permissions); err != nil {
+		return nil, err
+	}
+	u.UpdatedAt = s.now()
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditUserUpdated, nil)
+	})
+	if errors.Is(err, ErrDuplicate) {
+		return nil, &Error{Code: CodeConflict, Field: "email", Message: "a user with this email already exists"}
+	}
+	return u, err
+}
+
+// SetUserActive deactivates (ending every session) or reactivates a user.
+func (s *Service) SetUserActive(ctx context.Context, v *Viewer, userID string, active bool) (*User, error) {
+	u, err := s.manageableUser(ctx, v, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID == v.User.ID && !active {
+		return nil, &Error{Code: CodeForbidden, Message: "you cannot deactivate yourself"}
+	}
+	status, action := UserActive, AuditUserReactivated
+	if !active {
+		status, action = UserDeactivated, AuditUserDeactivated
+	}
+	if u.Status == status {
+		return u, nil
+	}
+	u.Status, u.UpdatedAt = status, s.now()
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if !active {
+			if err := tx.DeleteUserSessions(ctx, u.ID, ""); err != nil {
+				return err
+			}
+		}
+		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, action, nil)
+	})
+	return u, err
+}
+
+// UnlockUser clears a user's lockout and failure count.
+func (s *Service) UnlockUser(ctx context.Context, v *Viewer, userID string) (*User, error) {
+	u, err := s.manageableUser(ctx, v, userID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.ResetLoginFailures(ctx, u.ID); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditUserUnlocked, nil)
+	})
+	u.FailedAttempts, u.LockedUntil = 0, nil
+	return u, err
+}
+
+// manageableUser loads a user of the viewer's organization that the viewer
+// may manage. Users of other organizations are NOT_FOUND, not FORBIDDEN, so
+// ids of other tenants reveal nothing.
+func (s *Service) manageableUser(ctx context.Context, v *Viewer, userID string) (*User, error) {
+	if !v.User.Can(PermissionManageUsers) {
+		return nil, errForbidden
+	}
+	u, err := s.User(ctx, v, userID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Can(PermissionManageOrganization) && !v.User.Can(PermissionManageOrganization) {
+		return nil, &Error{Code: CodeForbidden, Message: "only organization managers may change an organization manager"}
+	}
+	return u, nil
+}
+
+// User returns a user of the viewer's organization. Anyone may read
+// themselves; reading others needs MANAGE_USERS.
+func (s *Service) User(ctx context.Context, v *Viewer, userID string) (*User, error) {
+	if userID != v.User.ID && !v.User.Can(PermissionManageUsers) {
+		return nil, errForbidden
+	}
+	if !validID(userID) {
+		return nil, invalidInput("userId", "not a valid id")
+	}
+	u, err := s.store.UserByID(ctx, userID)
+	if err != nil {
+		return nil, notFound(err, "user")
+	}
+	if u.OrganizationID != v.User.OrganizationID {
+		return nil, newError(CodeNotFound, "user not found")
+	}
+	return u, nil
+}
+
+// Users lists the viewer's organization's users.
+func (s *Service) Users(ctx context.Context, v *Viewer, f UserFilter, order UserOrderField, desc bool, p Page) ([]User, int, error) {
+	if !v.User.Can(PermissionManageUsers) {
+		return nil, 0, errForbidden
+	}
+	if len(f.Search) > 128 {
+		return nil, 0, invalidInput("filter.search", "search must be at most 128 characters")
+	}
+	if f.CompanyID != "" && !validID(f.CompanyID) {
+		return nil, 0, invalidInput("filter.companyId", "not a valid id")
+	}
+	if order == "" {
+		order = UserOrderUsername
+	}
+	return s.store.Users(ctx, UserQuery{OrganizationID: v.User.OrganizationID, Filter: f, OrderBy: order, Desc: desc, Page: p})
+}
+
+// CreateCompany adds a company to the viewer's organization.
+func (s *Service) CreateCompany(ctx context.Context, v *Viewer, name string) (*Company, error) {
+	if !v.User.Can(PermissionManageUsers) {
+		return nil, errForbidden
+	}
+	n, err := text("name", name, 1, 128)
+	if err != nil {
+		return nil, err
+	}
+	c := &Company{ID: newID(), OrganizationID: v.User.OrganizationID, Name: n, CreatedAt: s.now()}
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.CreateCompany(ctx, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, c.OrganizationID, v.User.ID, "", AuditCompanyCreated, map[string]string{"company": c.Name})
+	})
+	if errors.Is(err, ErrDuplicate) {
+		return nil, &Error{Code: CodeConflict, Field: "name", Message: "a company with this name already exists"}
+	}
+	return c, err
+}
+
+// Companies lists the viewer's organization's companies.
+func (s *Service) Companies(ctx context.Context, v *Viewer) ([]Company, error) {
+	if !v.User.Can(PermissionManageUsers) {
+		return nil, errForbidden
+	}
+	return s.store.Companies(ctx, v.User.OrganizationID)
+}
+
+// company loads a company of the viewer's organization; any member may read
+// their organization's companies.
+func (s *Service) company(ctx context.Context, v *Viewer, id string) (*Company, error) {
+	if !validID(id) {
+		return nil, invalidInput("companyId", "not a valid id")
+	}
+	c, err := s.store.CompanyByID(ctx, id)
+	if err != nil || c.OrganizationID != v.User.OrganizationID {
+		return nil, &Error{Code: CodeNotFound, Field: "companyId", Message: "company not found"}
+	}
+	return c, nil
+}
+
+// Company returns a company of the viewer's organization.
+func (s *Service) Company(ctx context.Context, v *Viewer, id string) (*Company, error) {
+	return s.company(ctx, v, id)
+}
+
+// Organization returns the viewer's organization.
+func (s *Service) Organization(ctx context.Context, v *Viewer) (*Organization, error) {
+	return s.store.OrganizationByID(ctx, v.User.OrganizationID)
+}

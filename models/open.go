@@ -1,0 +1,114 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	mysqldrv "github.com/go-sql-driver/mysql"
+	"gorm.io/driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Open connects to the database named by url, which is either
+// "sqlite://PATH" (the file and its folder are created) or
+// "mysql://user:pass@tcp(host:port)/db" (go-sql-driver DSN after the scheme),
+// and runs the migrations.
+func Open(ctx context.Context, url string) (*Store, error) {
+	db, err := connect(url)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s, nil
+}
+
+func connect(url string) (*gorm.DB, error) {
+	cfg := &gorm.Config{
+		Logger:         logger.Default.LogMode(logger.Silent),
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) },
+	}
+	switch {
+	case strings.HasPrefix(url, "sqlite://"):
+		path := strings.TrimPrefix(url, "sqlite://")
+		if path == "" {
+			return nil, errors.New("sqlite:// needs a file path")
+		}
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, err
+			}
+		}
+		// WAL lets readers run beside the writer; busy_timeout waits out
+		// another process's write instead of failing.
+		dsn := path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+		db, err := gorm.Open(sqlite.Open(dsn), cfg)
+		if err != nil {
+			return nil, err
+		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// One connection: SQLite has one writer, and a single connection turns
+		// write contention into queueing rather than SQLITE_BUSY errors.
+		sqlDB.SetMaxOpenConns(1)
+		return db, nil
+	case strings.HasPrefix(url, "mysql://"):
+		mc, err := mysqldrv.ParseDSN(strings.TrimPrefix(url, "mysql://"))
+		if err != nil {
+			return nil, fmt.Errorf("mysql DSN: %w", err)
+		}
+		mc.ParseTime = true
+		mc.Loc = time.UTC
+		if mc.Params == nil {
+			mc.Params = map[string]string{}
+		}
+		mc.Params["time_zone"] = "'+00:00'"
+		db, err := gorm.Open(mysql.New(mysql.Config{DSNConfig: mc, DefaultStringSize: 255}), cfg)
+		if err != nil {
+			return nil, err
+		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		sqlDB.SetMaxOpenConns(32)
+		sqlDB.SetMaxIdleConns(16)
+		sqlDB.SetConnMaxLifetime(30 * time.Minute)
+		return db, nil
+	}
+	return nil, errors.New("database URL must start with sqlite:// or mysql://")
+}
+
+// Migrate creates or updates every table. It is idempotent.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := s.db.WithContext(ctx)
+	if s.db.Dialector.Name() == "mysql" {
+		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
+	}
+	return db.AutoMigrate(allRows()...)
+}
+
+// Close closes the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// Dialect is "mysql" or "sqlite".
+func (s *Store) Dialect() string { return s.db.Dialector.Name() }

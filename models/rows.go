@@ -1,0 +1,77 @@
+package models
+
+import (
+	"time"
+)
+
+// The row types. Ids are UUIDv7 strings; times are UTC. Indexes are named
+// explicitly so migrations stay idempotent on both engines.
+
+type organization struct {
+	ID        string    `gorm:"primaryKey;size:36"`
+	Slug      string    `gorm:"size:63;not null;uniqueIndex:ux_organizations_slug"`
+	Name      string    `gorm:"size:128;not null"`
+	CreatedAt time.Time `gorm:"not null"`
+}
+
+type company struct {
+	ID             string    `gorm:"primaryKey;size:36"`
+	OrganizationID string    `gorm:"size:36;not null;uniqueIndex:ux_companies_org_name,priority:1"`
+	Name           string    `gorm:"size:128;not null;uniqueIndex:ux_companies_org_name,priority:2"`
+	CreatedAt      time.Time `gorm:"not null"`
+}
+
+type user struct {
+	ID             string  `gorm:"primaryKey;size:36"`
+	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_users_org_username,priority:1;uniqueIndex:ux_users_org_email,priority:1;index:ix_users_org_type,priority:1"`
+	CompanyID      *string `gorm:"size:36;index:ix_users_company"`
+	Username       string  `gorm:"size:64;not null;uniqueIndex:ux_users_org_username,priority:2"`
+	Email          string  `gorm:"size:254;not null;uniqueIndex:ux_users_org_email,priority:2"`
+	DisplayName    string  `gorm:"size:128;not null"`
+	UserType       string  `gorm:"size:64;not null;index:ix_users_org_type,priority:2"`
+	// Permissions is a comma list: a handful of values, read with the user.
+	Permissions    string     `gorm:"size:255;not null"`
+	PasswordHash   string     `gorm:"size:255;not null"`
+	Status         string     `gorm:"size:16;not null"`
+	FailedAttempts int        `gorm:"not null;default:0"`
+	LockedUntil    *time.Time ``
+	LastLoginAt    *time.Time ``
+	LastMFAAt      *time.Time `gorm:"column:last_mfa_at"`
+	CreatedAt      time.Time  `gorm:"not null"`
+	UpdatedAt      time.Time  `gorm:"not null"`
+}
+
+type session struct {
+	ID         string    `gorm:"primaryKey;size:36"`
+	UserID     string    `gorm:"size:36;not null;index:ix_sessions_user"`
+	TokenHash  string    `gorm:"size:64;not null;uniqueIndex:ux_sessions_token"`
+	IP         string    `gorm:"size:64;not null"`
+	UserAgent  string    `gorm:"size:255;not null"`
+	MFA        bool      `gorm:"column:mfa;not null"`
+	CreatedAt  time.Time `gorm:"not null"`
+	LastSeenAt time.Time `gorm:"not null"`
+	ExpiresAt  time.Time `gorm:"not null;index:ix_sessions_expires"`
+}
+
+type auditEvent struct {
+	ID             string    `gorm:"primaryKey;size:36"`
+	OrganizationID string    `gorm:"size:36;not null;index:ix_audit_org_time,priority:1"`
+	ActorID        string    `gorm:"size:36;not null;index:ix_audit_actor"`
+	SubjectID      string    `gorm:"size:36;not null;index:ix_audit_subject"`
+	Action         string    `gorm:"size:64;not null"`
+	IP             string    `gorm:"size:64;not null"`
+	UserAgent      string    `gorm:"size:255;not null"`
+	Details        string    `gorm:"type:text"`
+	CreatedAt      time.Time `gorm:"not null;index:ix_audit_org_time,priority:2"`
+}
+
+func (organization) TableName() string { return "organizations" }
+func (company) TableName() string      { return "companies" }
+func (user) TableName() string         { return "users" }
+func (session) TableName() string      { return "sessions" }
+func (auditEvent) TableName() string   { return "audit_events" }
+
+// allRows lists every table's row type, in creation order.
+func allRows() []any {
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}}
+}

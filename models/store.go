@@ -1,0 +1,363 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/twofoldauth/twofold/mfa"
+)
+
+// Store implements mfa.Store on GORM.
+type Store struct {
+	db *gorm.DB
+}
+
+var _ mfa.Store = (*Store)(nil)
+
+// Transaction runs fn in one database transaction.
+func (s *Store) Transaction(ctx context.Context, fn func(tx mfa.Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx})
+	})
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// translate maps driver errors to mfa's store errors.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return mfa.ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey),
+		strings.Contains(err.Error(), "UNIQUE constraint failed"),
+		strings.Contains(err.Error(), "Error 1062"):
+		return mfa.ErrDuplicate
+	}
+	return err
+}
+
+// first loads one row into dst or returns mfa.ErrNotFound.
+func first(db *gorm.DB, dst any, query string, args ...any) error {
+	return translate(db.Where(query, args...).Take(dst).Error)
+}
+
+// updated turns "no row changed" into mfa.ErrNotFound.
+func updated(res *gorm.DB) error {
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return mfa.ErrNotFound
+	}
+	return nil
+}
+
+// --- organizations and companies
+
+func (s *Store) CreateOrganization(ctx context.Context, o *mfa.Organization) error {
+	return translate(s.conn(ctx).Create(&organization{ID: o.ID, Slug: o.Slug, Name: o.Name, CreatedAt: o.CreatedAt}).Error)
+}
+
+func (s *Store) OrganizationBySlug(ctx context.Context, slug string) (*mfa.Organization, error) {
+	var r organization
+	if err := first(s.conn(ctx), &r, "slug = ?", slug); err != nil {
+		return nil, err
+	}
+	return r.toMFA(), nil
+}
+
+func (s *Store) OrganizationByID(ctx context.Context, id string) (*mfa.Organization, error) {
+	var r organization
+	if err := first(s.conn(ctx), &r, "id = ?", id); err != nil {
+		return nil, err
+	}
+	return r.toMFA(), nil
+}
+
+func (r *organization) toMFA() *mfa.Organization {
+	return &mfa.Organization{ID: r.ID, Slug: r.Slug, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+}
+
+func (s *Store) CreateCompany(ctx context.Context, c *mfa.Company) error {
+	return translate(s.conn(ctx).Create(&company{ID: c.ID, OrganizationID: c.OrganizationID, Name: c.Name, CreatedAt: c.CreatedAt}).Error)
+}
+
+func (s *Store) CompanyByID(ctx context.Context, id string) (*mfa.Company, error) {
+	var r company
+	if err := first(s.conn(ctx), &r, "id = ?", id); err != nil {
+		return nil, err
+	}
+	return r.toMFA(), nil
+}
+
+func (s *Store) Companies(ctx context.Context, orgID string) ([]mfa.Company, error) {
+	var rows []company
+	if err := s.conn(ctx).Where("organization_id = ?", orgID).Order("name, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]mfa.Company, len(rows))
+	for i := range rows {
+		out[i] = *rows[i].toMFA()
+	}
+	return out, nil
+}
+
+func (r *company) toMFA() *mfa.Company {
+	return &mfa.Company{ID: r.ID, OrganizationID: r.OrganizationID, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
+}
+
+// --- users
+
+func fromUser(u *mfa.User) *user {
+	perms := make([]string, len(u.Permissions))
+	for i, p := range u.Permissions {
+		perms[i] = string(p)
+	}
+	var company *string
+	if u.CompanyID != "" {
+		company = &u.CompanyID
+	}
+	return &user{
+		ID: u.ID, OrganizationID: u.OrganizationID, CompanyID: company, Username: u.Username, Email: u.Email,
+		DisplayName: u.DisplayName, UserType: u.UserType, Permissions: strings.Join(perms, ","),
+		PasswordHash: u.PasswordHash, Status: string(u.Status), FailedAttempts: u.FailedAttempts,
+		LockedUntil: u.LockedUntil, LastLoginAt: u.LastLoginAt, LastMFAAt: u.LastMFAAt,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func (r *user) toMFA() *mfa.User {
+	u := &mfa.User{
+		ID: r.ID, OrganizationID: r.OrganizationID, Username: r.Username, Email: r.Email,
+		DisplayName: r.DisplayName, UserType: r.UserType, PasswordHash: r.PasswordHash,
+		Status: mfa.UserStatus(r.Status), FailedAttempts: r.FailedAttempts,
+		LockedUntil: utc(r.LockedUntil), LastLoginAt: utc(r.LastLoginAt), LastMFAAt: utc(r.LastMFAAt),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.CompanyID != nil {
+		u.CompanyID = *r.CompanyID
+	}
+	if r.Permissions != "" {
+		for _, p := range strings.Split(r.Permissions, ",") {
+			u.Permissions = append(u.Permissions, mfa.Permission(p))
+		}
+	}
+	return u
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (s *Store) CreateUser(ctx context.Context, u *mfa.User) error {
+	return translate(s.conn(ctx).Create(fromUser(u)).Error)
+}
+
+func (s *Store) UpdateUser(ctx context.Context, u *mfa.User) error {
+	r := fromUser(u)
+	return updated(s.conn(ctx).Model(&user{}).Where("id = ?", u.ID).Select(
+		"company_id", "email", "display_name", "user_type", "permissions", "password_hash",
+		"status", "last_login_at", "last_mfa_at", "updated_at",
+	).Updates(r))
+}
+
+func (s *Store) UserByID(ctx context.Context, id string) (*mfa.User, error) {
+	var r user
+	if err := first(s.conn(ctx), &r, "id = ?", id); err != nil {
+		return nil, err
+	}
+	return r.toMFA(), nil
+}
+
+func (s *Store) UserByLogin(ctx context.Context, orgID, login string) (*mfa.User, error) {
+	var r user
+	if err := first(s.conn(ctx), &r, "organization_id = ? AND (username = ? OR email = ?)", orgID, login, login); err != nil {
+		return nil, err
+	}
+	return r.toMFA(), nil
+}
+
+var userOrderColumns = map[mfa.UserOrderField]string{
+	mfa.UserOrderUsername:    "users.username",
+	mfa.UserOrderDisplayName: "users.display_name",
+	mfa.UserOrderEmail:       "users.email",
+	mfa.UserOrderCreatedAt:   "users.created_at",
+	mfa.UserOrderLastLoginAt: "users.last_login_at",
+}
+
+// likeEscaper escapes LIKE wildcards with '!', which needs no quoting on
+// either engine.
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+
+func contains(s string) string { return "%" + likeEscaper.Replace(s) + "%" }
+
+func (s *Store) Users(ctx context.Context, q mfa.UserQuery) ([]mfa.User, int, error) {
+	db := s.conn(ctx).Model(&user{}).Where("users.organization_id = ?", q.OrganizationID)
+	f := q.Filter
+	if f.Search != "" {
+		like := contains(f.Search)
+		db = db.Joins("LEFT JOIN companies ON companies.id = users.company_id").Where(
+			"(users.display_name LIKE ? ESCAPE '!' OR users.username LIKE ? ESCAPE '!' OR users.email LIKE ? ESCAPE '!' OR companies.name LIKE ? ESCAPE '!')",
+			like, like, like, like)
+	}
+	if f.CompanyID != "" {
+		db = db.Where("users.company_id = ?", f.CompanyID)
+	}
+	if f.UserType != "" {
+		db = db.Where("users.user_type = ?", f.UserType)
+	}
+	if f.Status != "" {
+		db = db.Where("users.status = ?", string(f.Status))
+	}
+	var total int64
+	if err := db.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	col, ok := userOrderColumns[q.OrderBy]
+	if !ok {
+		col = "users.username"
+	}
+	dir := " ASC"
+	if q.Desc {
+		dir = " DESC"
+	}
+	var rows []user
+	err := db.Select("users.*").Order(col + dir).Order("users.id" + dir).
+		Offset(q.Page.Offset).Limit(q.Page.Limit).Find(&rows).Error
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]mfa.User, len(rows))
+	for i := range rows {
+		out[i] = *rows[i].toMFA()
+	}
+	return out, int(total), nil
+}
+
+// RecordLoginFailure runs as three single-row updates so each is atomic on
+// both engines (MySQL evaluates SET clauses left to right, SQLite does not,
+// so one statement cannot portably read and write both columns). The
+// increment takes the row lock, which serialises parallel failures on MySQL
+// until the caller's transaction commits.
+func (s *Store) RecordLoginFailure(ctx context.Context, userID string, now time.Time, max int, lockUntil time.Time) (*mfa.User, error) {
+	db := s.conn(ctx)
+	if err := db.Exec("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ? AND locked_until IS NOT NULL AND locked_until <= ?", userID, now).Error; err != nil {
+		return nil, err
+	}
+	if err := updated(db.Exec("UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ?", userID)); err != nil {
+		return nil, err
+	}
+	if err := db.Exec("UPDATE users SET locked_until = ? WHERE id = ? AND failed_attempts >= ? AND locked_until IS NULL", lockUntil, userID, max).Error; err != nil {
+		return nil, err
+	}
+	return s.UserByID(ctx, userID)
+}
+
+func (s *Store) ResetLoginFailures(ctx context.Context, userID string) error {
+	return s.conn(ctx).Exec("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ?", userID).Error
+}
+
+// --- sessions
+
+func (s *Store) CreateSession(ctx context.Context, m *mfa.Session) error {
+	return translate(s.conn(ctx).Create(&session{
+		ID: m.ID, UserID: m.UserID, TokenHash: m.TokenHash, IP: m.IP, UserAgent: m.UserAgent, MFA: m.MFA,
+		CreatedAt: m.CreatedAt, LastSeenAt: m.LastSeenAt, ExpiresAt: m.ExpiresAt,
+	}).Error)
+}
+
+func (s *Store) SessionByTokenHash(ctx context.Context, hash string) (*mfa.Session, error) {
+	var r session
+	if err := first(s.conn(ctx), &r, "token_hash = ?", hash); err != nil {
+		return nil, err
+	}
+	return &mfa.Session{
+		ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, IP: r.IP, UserAgent: r.UserAgent, MFA: r.MFA,
+		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
+	}, nil
+}
+
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	return s.conn(ctx).Model(&session{}).Where("id = ?", id).Update("last_seen_at", at).Error
+}
+
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return updated(s.conn(ctx).Where("id = ?", id).Delete(&session{}))
+}
+
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string) error {
+	return s.conn(ctx).Where("user_id = ? AND id <> ?", userID, exceptID).Delete(&session{}).Error
+}
+
+// --- audit
+
+func (s *Store) AddAuditEvent(ctx context.Context, e *mfa.AuditEvent) error {
+	var details string
+	if len(e.Details) > 0 {
+		b, err := json.Marshal(e.Details)
+		if err != nil {
+			return err
+		}
+		details = string(b)
+	}
+	return translate(s.conn(ctx).Create(&auditEvent{
+		ID: e.ID, OrganizationID: e.OrganizationID, ActorID: e.ActorID, SubjectID: e.SubjectID,
+		Action: string(e.Action), IP: e.IP, UserAgent: e.UserAgent, Details: details, CreatedAt: e.CreatedAt,
+	}).Error)
+}
+
+func (s *Store) AuditEvents(ctx context.Context, q mfa.AuditQuery) ([]mfa.AuditEvent, int, error) {
+	db := s.conn(ctx).Model(&auditEvent{}).Where("organization_id = ?", q.OrganizationID)
+	f := q.Filter
+	if f.UserID != "" {
+		db = db.Where("(actor_id = ? OR subject_id = ?)", f.UserID, f.UserID)
+	}
+	if f.Action != "" {
+		db = db.Where("action = ?", string(f.Action))
+	}
+	if f.From != nil {
+		db = db.Where("created_at >= ?", *f.From)
+	}
+	if f.To != nil {
+		db = db.Where("created_at < ?", *f.To)
+	}
+	var total int64
+	if err := db.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var rows []auditEvent
+	if err := db.Order("created_at DESC, id DESC").Offset(q.Page.Offset).Limit(q.Page.Limit).Find(&rows).Error; err != nil {
+		return nil, 0, err
+	}
+	out := make([]mfa.AuditEvent, len(rows))
+	for i, r := range rows {
+		out[i] = mfa.AuditEvent{
+			ID: r.ID, OrganizationID: r.OrganizationID, ActorID: r.ActorID, SubjectID: r.SubjectID,
+			Action: mfa.AuditAction(r.Action), IP: r.IP, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(),
+		}
+		if r.Details != "" {
+			_ = json.Unmarshal([]byte(r.Details), &out[i].Details)
+		}
+	}
+	return out, int(total), nil
+}
