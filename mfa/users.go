@@ -32,8 +32,9 @@ type UpdateUserInput struct {
 	DisplayName *string
 	UserType    *string
 	// CompanyID "" removes the user from their company.
-	CompanyID   *string
-	Permissions *[]Permission
+	CompanyID *string
+	// Permissions nil leaves them unchanged; empty removes them all.
+	Permissions []Permission
 }
 
 // Bootstrap creates the organization and its first admin (with every
@@ -95,7 +96,7 @@ func (s *Service) CreateUser(ctx context.Context, v *Viewer, in CreateUserInput)
 	if !usernamePattern.MatchString(u.Username) {
 		return nil, invalidInput("username", "username must be 1-64 letters, digits or . _ @ + -, starting with a letter or digit")
 	}
-	if err := s.applyProfile(ctx, v, u, &in.Email, &in.DisplayName, &in.UserType, &in.CompanyID, &in.Permissions); err != nil {
+	if err := s.applyProfile(ctx, v, u, &in.Email, &in.DisplayName, &in.UserType, &in.CompanyID, in.Permissions); err != nil {
 		return nil, err
 	}
 	if in.Password != "" {
@@ -121,7 +122,7 @@ func (s *Service) CreateUser(ctx context.Context, v *Viewer, in CreateUserInput)
 }
 
 // applyProfile validates and sets the non-nil profile fields of u.
-func (s *Service) applyProfile(ctx context.Context, v *Viewer, u *User, email, displayName, userType, companyID *string, perms *[]Permission) error {
+func (s *Service) applyProfile(ctx context.Context, v *Viewer, u *User, email, displayName, userType, companyID *string, perms []Permission) error {
 	if email != nil {
 		e := normalizeLogin(*email)
 		addr, err := mail.ParseAddress(e)
@@ -152,14 +153,14 @@ func (s *Service) applyProfile(ctx context.Context, v *Viewer, u *User, email, d
 		}
 		u.CompanyID = *companyID
 	}
-	if perms != nil && !slices.Equal(*perms, u.Permissions) {
+	if perms != nil && !slices.Equal(perms, u.Permissions) {
 		// Granting or revoking admin rights is organization management, so a
 		// user manager cannot raise anyone (themselves included) above them.
 		if !v.User.Can(PermissionManageOrganization) {
 			return &Error{Code: CodeForbidden, Field: "permissions", Message: "only organization managers may change permissions"}
 		}
-		var ps []Permission
-		for _, p := range *perms {
+		ps := []Permission{}
+		for _, p := range perms {
 			if !p.valid() {
 				return invalidInput("permissions", "unknown permission %q", p)
 			}
@@ -331,18 +332,28 @@ func (s *Service) company(ctx context.Context, v *Viewer, id string) (*Company, 
 		return nil, invalidInput("companyId", "not a valid id")
 	}
 	c, err := s.store.CompanyByID(ctx, id)
-	if err != nil || c.OrganizationID != v.User.OrganizationID {
+	if err == nil && c.OrganizationID != v.User.OrganizationID {
+		err = ErrNotFound
+	}
+	if errors.Is(err, ErrNotFound) {
 		return nil, &Error{Code: CodeNotFound, Field: "companyId", Message: "company not found"}
 	}
-	return c, nil
+	return c, err
 }
 
-// Company returns a company of the viewer's organization.
-func (s *Service) Company(ctx context.Context, v *Viewer, id string) (*Company, error) {
-	return s.company(ctx, v, id)
+// CompanyOf returns the user's company, or nil. Whoever may see a user may
+// see its company.
+func (s *Service) CompanyOf(ctx context.Context, u *User) (*Company, error) {
+	if u.CompanyID == "" {
+		return nil, nil
+	}
+	return s.store.CompanyByID(ctx, u.CompanyID)
 }
 
-// Organization returns the viewer's organization.
-func (s *Service) Organization(ctx context.Context, v *Viewer) (*Organization, error) {
-	return s.store.OrganizationByID(ctx, v.User.OrganizationID)
+// OrganizationOf returns the user's organization.
+func (s *Service) OrganizationOf(ctx context.Context, u *User) (*Organization, error) {
+	return s.store.OrganizationByID(ctx, u.OrganizationID)
 }
+
+// Locked reports whether the user is locked out now.
+func (s *Service) Locked(u *User) bool { return u.Locked(s.now()) }

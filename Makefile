@@ -1,0 +1,39 @@
+# Twofold: the two commands are `make run` and `make test`.
+GO       ?= go
+PLUGINS  := $(filter-out internal example,$(notdir $(wildcard plugins/*)))
+GOFILES  := $(shell git ls-files '*.go' 2>/dev/null)
+
+.PHONY: build run test generate lint bench clean
+
+## build: the server to bin/twofold, every factor plugin to bin/plugins/ (and
+## their SHA-256 pins to bin/plugins.sha256), the example plugin to bin/examples/.
+build:
+	$(GO) build -o bin/twofold ./cmd/twofold
+	@mkdir -p bin/plugins bin/examples
+	@for p in $(PLUGINS); do echo "go build plugins/$$p"; $(GO) build -o bin/plugins/$$p ./plugins/$$p || exit 1; done
+	@if [ -d plugins/example ]; then $(GO) build -o bin/examples/example ./plugins/example; fi
+	@cd bin/plugins && sha256sum $(PLUGINS) > ../plugins.sha256
+
+## run: build, then start on the embedded SQLite default with the demo org.
+run: build
+	@scripts/run.sh
+
+## test: every test, on SQLite and a throwaway MariaDB, with real plugins.
+test:
+	@scripts/test.sh
+
+## generate: gqlgen and protobuf code (committed).
+generate:
+	$(GO) tool gqlgen generate
+	@if [ -x scripts/gen-proto.sh ]; then scripts/gen-proto.sh; fi
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## bench: Go benchmarks (plugin round trip vs in-process) and a load run.
+bench: build
+	@scripts/bench.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,42 @@
+// Command twofold runs the Twofold MFA server.
+//
+//	twofold                   serve (configuration from TWOFOLD_* variables)
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/twofoldauth/twofold/server"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "twofold:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := server.ConfigFromEnv(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
+		return server.Run(ctx, cfg)
+	}
+	return fmt.Errorf("unknown command %q (want serve)", cmd)
+}

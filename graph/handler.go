@@ -1,0 +1,98 @@
+package graph
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/twofoldauth/twofold/graph/generated"
+	"github.com/twofoldauth/twofold/mfa"
+)
+
+// Config sets up the GraphQL handler.
+type Config struct {
+	Service *mfa.Service
+	Logger  *slog.Logger
+	// Dev opens introspection to everyone; otherwise only admins get it.
+	Dev bool
+	// MaxDepth and MaxComplexity bound what one query may ask for.
+	MaxDepth      int
+	MaxComplexity int
+}
+
+// NewHandler returns the /graphql handler. It expects the HTTP layer to put
+// a *Request in the context (WithRequest).
+func NewHandler(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxDepth == 0 {
+		cfg.MaxDepth = 15
+	}
+	if cfg.MaxComplexity == 0 {
+		cfg.MaxComplexity = 500
+	}
+	gc := generated.Config{Resolvers: &Resolver{Service: cfg.Service}}
+	gc.Directives.Auth = auth
+	srv := handler.New(generated.NewExecutableSchema(gc))
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.Introspection{})
+	srv.Use(accessRules{dev: cfg.Dev, maxDepth: cfg.MaxDepth})
+	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	srv.SetErrorPresenter(presentError(cfg.Logger))
+	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
+	return srv
+}
+
+// accessRules limits query depth and opens introspection to admins (and to
+// everyone in dev mode).
+type accessRules struct {
+	dev      bool
+	maxDepth int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = accessRules{}
+
+func (accessRules) ExtensionName() string                   { return "TwofoldAccessRules" }
+func (accessRules) Validate(graphql.ExecutableSchema) error { return nil }
+func (a accessRules) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	v := requestFrom(ctx).Viewer
+	oc.DisableIntrospection = !a.dev && (v == nil || !v.User.IsAdmin())
+	if d := depth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); d > a.maxDepth {
+		return &gqlerror.Error{Message: "query is too deep", Extensions: map[string]any{"code": string(mfa.CodeBadUserInput)}}
+	}
+	return nil
+}
+
+// depth is the deepest field nesting of a selection set, following
+// fragments (whose cycles validation has already refused).
+func depth(set ast.SelectionSet, frags ast.FragmentDefinitionList, level int) int {
+	deepest := level
+	for _, sel := range set {
+		var d int
+		switch s := sel.(type) {
+		case *ast.Field:
+			d = depth(s.SelectionSet, frags, level+1)
+		case *ast.InlineFragment:
+			d = depth(s.SelectionSet, frags, level)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				d = depth(f.SelectionSet, frags, level)
+			}
+		}
+		deepest = max(deepest, d)
+	}
+	return deepest
+}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"encoding/json"
+	"mime"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twofoldauth/twofold/graph"
+	"github.com/twofoldauth/twofold/mfa"
+)
+
+const (
+	sessionCookie        = "twofold_session"
+	trustedBrowserCookie = "twofold_trusted_browser"
+	maxBodyBytes         = 1 << 20
+)
+
+// withClient records the caller's address and user agent for audit.
+func (s *Server) withClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		ctx := mfa.WithClient(r.Context(), mfa.Client{IP: ip, UserAgent: r.UserAgent()})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// withCORS lets the allowed origins call the API with credentials.
+func (s *Server) withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Origin")
+		if origin := r.Header.Get("Origin"); origin != "" && slices.Contains(s.cfg.AllowedOrigins, origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+			if r.Method == http.MethodOptions {
+				h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
+				h.Set("Access-Control-Max-Age", "600")
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withSession resolves the viewer from a bearer token or the session
+// cookie and applies the CSRF rule: a request that carries our cookie, or
+// comes from a browser page (has an Origin), must be JSON from an allowed
+// origin. Bearer requests without a cookie are not subject to it (a
+// browser cannot be made to attach a bearer token).
+func (s *Server) withSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bearer := bearerToken(r)
+		cookie, _ := r.Cookie(sessionCookie)
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+			if (cookie != nil || r.Header.Get("Origin") != "") && !s.sameOriginJSON(r) {
+				writeGraphQLError(w, http.StatusForbidden, mfa.CodeForbidden, "cross-site request refused: send JSON from an allowed origin")
+				return
+			}
+		}
+		token := bearer
+		if token == "" && cookie != nil {
+			token = cookie.Value
+		}
+		jar := &cookieJar{w: w, r: r, secure: r.TLS != nil}
+		req := &graph.Request{Cookies: jar}
+		if token != "" {
+			v, err := s.service.Authenticate(r.Context(), token)
+			switch {
+			case err == nil:
+				req.Viewer = v
+			case bearer == "" && isUnauthenticated(err):
+				jar.ClearSession() // a stale cookie: drop it
+			case !isUnauthenticated(err):
+				s.log.Error("session lookup", "err", err)
+				writeGraphQLError(w, http.StatusServiceUnavailable, mfa.CodeUnavailable, "try again later")
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(graph.WithRequest(r.Context(), req)))
+	})
+}
+
+func (s *Server) sameOriginJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	return slices.Contains(s.cfg.AllowedOrigins, r.Header.Get("Origin"))
+}
+
+func graphRequest(r *http.Request) *graph.Request {
+	// The playground route only needs the viewer; reuse the session
+	// middleware's work through the context.
+	return graph.RequestFrom(r.Context())
+}
+
+func isUnauthenticated(err error) bool {
+	e, ok := err.(*mfa.Error)
+	return ok && e.Code == mfa.CodeUnauthenticated
+}
+
+func bearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func writeGraphQLError(w http.ResponseWriter, status int, code mfa.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
+	})
+}
+
+// cookieJar implements graph.Cookies for one request.
+type cookieJar struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	secure bool
+}
+
+func (j *cookieJar) set(name, value string, expires time.Time) {
+	c := &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: j.secure, SameSite: http.SameSiteLaxMode}
+	if value == "" {
+		c.MaxAge = -1
+	} else {
+		c.Expires = expires
+	}
+	http.SetCookie(j.w, c)
+}
+
+func (j *cookieJar) SetSession(token string, expires time.Time) { j.set(sessionCookie, token, expires) }
+func (j *cookieJar) ClearSession()                              { j.set(sessionCookie, "", time.Time{}) }
+func (j *cookieJar) SetTrustedBrowser(token string, expires time.Time) {
+	j.set(trustedBrowserCookie, token, expires)
+}
+func (j *cookieJar) TrustedBrowser() string {
+	if c, err := j.r.Cookie(trustedBrowserCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}

@@ -1,0 +1,179 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/twofoldauth/twofold/graph"
+	"github.com/twofoldauth/twofold/mfa"
+	"github.com/twofoldauth/twofold/models"
+)
+
+// Server is one Twofold process: its store, service and HTTP handler. It
+// keeps no request state of its own, so many can share one database.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *models.Store
+	service *mfa.Service
+	handler http.Handler
+}
+
+// Option adjusts a Server (tests inject a clock).
+type Option func(*options)
+
+type options struct {
+	logger *slog.Logger
+	mfa    []mfa.Option
+}
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithMFAOptions passes options to mfa.New (e.g. mfa.WithClock).
+func WithMFAOptions(opts ...mfa.Option) Option {
+	return func(o *options) { o.mfa = append(o.mfa, opts...) }
+}
+
+// New opens the database (running migrations), bootstraps the configured
+// organization and builds the handler.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
+	o := options{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	store, err := models.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	svc, err := mfa.New(store, cfg.MFA, o.mfa...)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: o.logger, store: store, service: svc}
+	if err := s.bootstrap(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+func (s *Server) bootstrap(ctx context.Context) error {
+	if s.cfg.BootstrapOrg == "" {
+		return nil
+	}
+	password, generated := s.cfg.BootstrapPassword, false
+	if password == "" {
+		password, generated = rand.Text(), true
+	}
+	created, err := s.service.Bootstrap(ctx, s.cfg.BootstrapOrg, s.cfg.BootstrapAdmin, password)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if created {
+		s.log.Info("bootstrap: created organization and admin", "organization", s.cfg.BootstrapOrg, "admin", s.cfg.BootstrapAdmin)
+		if generated {
+			// Shown once, like Keycloak's temporary admin: it is not stored
+			// anywhere but as its hash.
+			fmt.Fprintf(os.Stderr, "\n  Bootstrap admin %q password (shown once): %s\n\n", s.cfg.BootstrapAdmin, password)
+		}
+	}
+	return nil
+}
+
+// Handler is the whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Service is the domain service (for tests and commands).
+func (s *Server) Service() *mfa.Service { return s.service }
+
+// Close releases the database.
+func (s *Server) Close() error { return s.store.Close() }
+
+func (s *Server) routes() http.Handler {
+	gql := graph.NewHandler(graph.Config{Service: s.service, Logger: s.log, Dev: s.cfg.Dev})
+	mux := http.NewServeMux()
+	mux.Handle("POST /graphql", s.withSession(gql))
+	mux.Handle("OPTIONS /graphql", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	mux.Handle("GET /playground", s.withSession(s.playground(playground.Handler("Twofold", "/graphql"))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/playground", http.StatusFound)
+	})
+	return s.withClient(s.withCORS(mux))
+}
+
+// playground serves the GraphQL Playground to everyone in dev mode and to
+// admins (by session cookie) otherwise.
+func (s *Server) playground(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg.Dev {
+			v := graphRequest(r).Viewer
+			if v == nil || !v.User.IsAdmin() {
+				http.NotFound(w, r)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readyz: database", "err", err)
+		writeText(w, http.StatusServiceUnavailable, "database unavailable")
+		return
+	}
+	writeText(w, http.StatusOK, "ready")
+}
+
+func writeText(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintln(w, msg)
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func Run(ctx context.Context, cfg Config, opts ...Option) error {
+	s, err := New(ctx, cfg, opts...)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("twofold: listening", "addr", ln.Addr().String(), "playground", "http://"+ln.Addr().String()+"/playground", "dev", cfg.Dev)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	s.log.Info("twofold: shutting down")
+	return hs.Shutdown(shutdownCtx)
+}
