@@ -39,6 +39,23 @@ type LoginResult struct {
 	// only copy of the session secret.
 	Session *Session
 	Token   string
+	// Ticket (the only copy of its secret) carries an MFA_REQUIRED or
+	// ENROLLMENT_REQUIRED login to its next step, until TicketExpiresAt.
+	Ticket          string
+	TicketExpiresAt time.Time
+	// Factors are the user's active enrollments to choose from
+	// (MFA_REQUIRED).
+	Factors []Enrollment
+	// AllowedFactorTypes may be used or enrolled.
+	AllowedFactorTypes []string
+	// EnforceFrom is when a pending REQUIRED policy takes effect, if any.
+	EnforceFrom *time.Time
+	// TrustBrowserOffered says whether verifyFactor may trust the browser.
+	TrustBrowserOffered bool
+	// TrustedBrowserToken is set when verifyFactor trusted the browser, until
+	// TrustedBrowserExpiresAt.
+	TrustedBrowserToken     string
+	TrustedBrowserExpiresAt time.Time
 }
 
 // Login checks a password and moves the login to its next state. A wrong
@@ -77,14 +94,49 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	ok, stale := s.cfg.Password.verify(req.Password, user.PasswordHash)
 	if !ok {
-		return s.loginFailed(ctx, user, "bad_password")
+		if locked, err := s.recordFailure(ctx, user, "bad_password"); err != nil || locked {
+			return &LoginResult{Status: StatusLocked}, err
+		}
+		return nil, errInvalidCredential
 	}
 	if stale {
 		if h, err := s.cfg.Password.hash(req.Password); err == nil {
 			user.PasswordHash = h
 		}
 	}
-	return s.completeLogin(ctx, user, false)
+	return s.afterPassword(ctx, user, req.TrustedBrowserToken)
+}
+
+// afterPassword decides the login's next state once the password is right:
+// a second factor, an enrollment, or a session.
+func (s *Service) afterPassword(ctx context.Context, user *User, trustedBrowserToken string) (*LoginResult, error) {
+	plan, err := s.planLogin(ctx, user, trustedBrowserToken)
+	if err != nil {
+		return nil, err
+	}
+	var res *LoginResult
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if plan.status == StatusAuthenticated {
+			res, err = s.completeLogin(ctx, tx, user, plan.trusted)
+			return err
+		}
+		// Keep an upgraded password hash. The failure count stays until the
+		// second step succeeds, so a known password cannot reset it.
+		if err := tx.UpdateUser(ctx, user); err != nil {
+			return err
+		}
+		token, t, err := s.newTicket(ctx, tx, user, plan.status)
+		if err != nil {
+			return err
+		}
+		res = &LoginResult{Status: plan.status, Ticket: token, TicketExpiresAt: t.ExpiresAt, Factors: plan.factors}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.AllowedFactorTypes, res.EnforceFrom, res.TrustBrowserOffered = plan.allowed, plan.enforceFrom, plan.trustOffered
+	return res, nil
 }
 
 // findLoginUser resolves organization and user; a missing one is nil, not an
@@ -107,67 +159,53 @@ func (s *Service) findLoginUser(ctx context.Context, orgSlug, login string) (*Us
 	return user, org, nil
 }
 
-// loginFailed counts a failed password or second factor towards the lockout
-// and answers INVALID_CREDENTIALS, or LOCKED when this failure locked the
-// user.
-func (s *Service) loginFailed(ctx context.Context, user *User, reason string) (*LoginResult, error) {
+// recordFailure counts a failed password or second factor towards the
+// lockout, audits it, and reports whether the user is now locked.
+func (s *Service) recordFailure(ctx context.Context, user *User, reason string) (bool, error) {
 	now := s.now()
 	var locked bool
 	err := s.store.Transaction(ctx, func(tx Store) error {
-		u, err := tx.RecordLoginFailure(ctx, user.ID, now, s.cfg.MaxFailedAttempts, now.Add(s.cfg.LockoutDuration))
+		u, err := tx.RecordLoginFailure(ctx, user.ID, now, s.maxAttempts(ctx, user), now.Add(s.lockoutDuration(ctx, user)))
 		if err != nil {
 			return err
 		}
 		locked = u.Locked(now)
-		details := map[string]string{"reason": reason}
-		if err := s.audit(ctx, tx, user.OrganizationID, "", user.ID, AuditLoginFailed, details); err != nil {
+		if err := s.audit(ctx, tx, user.OrganizationID, "", user.ID, AuditLoginFailed, map[string]string{"reason": reason}); err != nil {
 			return err
 		}
-		if locked && u.FailedAttempts == s.cfg.MaxFailedAttempts {
+		if locked && u.FailedAttempts == s.maxAttempts(ctx, user) {
 			return s.audit(ctx, tx, user.OrganizationID, "", user.ID, AuditLoginLocked, map[string]string{"until": u.LockedUntil.Format(time.RFC3339)})
 		}
 		return nil
 	})
+	return locked, err
+}
+
+// completeLogin issues a session through tx for a user who passed every
+// required step, resets the failure count and records the login.
+func (s *Service) completeLogin(ctx context.Context, tx Store, user *User, withMFA bool) (*LoginResult, error) {
+	now := s.now()
+	if user.FailedAttempts > 0 || user.LockedUntil != nil {
+		if err := tx.ResetLoginFailures(ctx, user.ID); err != nil {
+			return nil, err
+		}
+		user.FailedAttempts, user.LockedUntil = 0, nil
+	}
+	user.LastLoginAt = &now
+	if withMFA {
+		user.LastMFAAt = &now
+	}
+	if err := tx.UpdateUser(ctx, user); err != nil {
+		return nil, err
+	}
+	token, sess, err := s.startSession(ctx, tx, user, withMFA)
 	if err != nil {
 		return nil, err
 	}
-	if locked {
-		return &LoginResult{Status: StatusLocked}, nil
+	if err := s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditLoginSucceeded, map[string]string{"mfa": boolString(withMFA)}); err != nil {
+		return nil, err
 	}
-	return nil, errInvalidCredential
-}
-
-// completeLogin issues a session for a user who passed every required step,
-// resets the failure count and records the login, in one transaction.
-func (s *Service) completeLogin(ctx context.Context, user *User, withMFA bool) (*LoginResult, error) {
-	now := s.now()
-	var res *LoginResult
-	err := s.store.Transaction(ctx, func(tx Store) error {
-		if user.FailedAttempts > 0 || user.LockedUntil != nil {
-			if err := tx.ResetLoginFailures(ctx, user.ID); err != nil {
-				return err
-			}
-			user.FailedAttempts, user.LockedUntil = 0, nil
-		}
-		user.LastLoginAt = &now
-		if withMFA {
-			user.LastMFAAt = &now
-		}
-		if err := tx.UpdateUser(ctx, user); err != nil {
-			return err
-		}
-		token, sess, err := s.startSession(ctx, tx, user, withMFA)
-		if err != nil {
-			return err
-		}
-		details := map[string]string{"mfa": boolString(withMFA)}
-		if err := s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditLoginSucceeded, details); err != nil {
-			return err
-		}
-		res = &LoginResult{Status: StatusAuthenticated, User: user, Session: sess, Token: token}
-		return nil
-	})
-	return res, err
+	return &LoginResult{Status: StatusAuthenticated, User: user, Session: sess, Token: token}, nil
 }
 
 func boolString(b bool) string {

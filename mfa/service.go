@@ -1,6 +1,9 @@
 package mfa
 
 import (
+	"errors"
+	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,6 +22,10 @@ type Config struct {
 	// LockoutDuration.
 	MaxFailedAttempts int
 	LockoutDuration   time.Duration
+	// LoginTicketTTL bounds the second step of a login; EnrollmentTTL a
+	// pending enrollment.
+	LoginTicketTTL time.Duration
+	EnrollmentTTL  time.Duration
 }
 
 // Defaults.
@@ -27,6 +34,8 @@ const (
 	DefaultSessionMaxAge      = 12 * time.Hour
 	DefaultMaxFailedAttempts  = 5
 	DefaultLockoutDuration    = 15 * time.Minute
+	DefaultLoginTicketTTL     = 5 * time.Minute
+	DefaultEnrollmentTTL      = 15 * time.Minute
 	// sessionTouchInterval bounds how often a busy session writes its
 	// last-seen time.
 	sessionTouchInterval = time.Minute
@@ -48,15 +57,24 @@ func (c Config) withDefaults() Config {
 	if c.LockoutDuration <= 0 {
 		c.LockoutDuration = DefaultLockoutDuration
 	}
+	if c.LoginTicketTTL <= 0 {
+		c.LoginTicketTTL = DefaultLoginTicketTTL
+	}
+	if c.EnrollmentTTL <= 0 {
+		c.EnrollmentTTL = DefaultEnrollmentTTL
+	}
 	return c
 }
 
 // Service carries out every use case. It is safe for concurrent use and
 // keeps no state of its own: many processes can share one database.
 type Service struct {
-	store Store
-	clock Clock
-	cfg   Config
+	store    Store
+	clock    Clock
+	cfg      Config
+	registry Registry
+	keyring  *Keyring
+	log      *slog.Logger
 	// dummyHash is verified against when a login names no user, so unknown
 	// and known usernames cost the same.
 	dummyHash string
@@ -70,9 +88,12 @@ func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
 
 // New returns a Service on store.
 func New(store Store, cfg Config, opts ...Option) (*Service, error) {
-	s := &Service{store: store, clock: systemClock{}, cfg: cfg.withDefaults()}
+	s := &Service{store: store, clock: systemClock{}, cfg: cfg.withDefaults(), registry: emptyRegistry{}, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.keyring == nil {
+		return nil, errors.New("mfa: a keyring is required (WithKeyring)")
 	}
 	h, err := s.cfg.Password.hash("twofold-dummy-password")
 	if err != nil {
@@ -129,3 +150,5 @@ func text(field, value string, min, max int) (string, error) {
 	}
 	return v, nil
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

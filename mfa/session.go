@@ -101,7 +101,7 @@ func (s *Service) ChangePassword(ctx context.Context, v *Viewer, current, next s
 		return err
 	}
 	if ok, _ := s.cfg.Password.verify(current, user.PasswordHash); !ok {
-		if _, err := s.loginFailed(ctx, user, "bad_current_password"); err != nil && !isCode(err, CodeUnauthenticated) {
+		if _, err := s.recordFailure(ctx, user, "bad_current_password"); err != nil {
 			return err
 		}
 		return &Error{Code: CodeBadUserInput, Field: "currentPassword", Message: "current password is wrong"}

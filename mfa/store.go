@@ -49,6 +49,8 @@ type Store interface {
 
 	AddAuditEvent(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, int, error)
+
+	FactorStore
 }
 
 // UserOrderField is what a user list is sorted by.
@@ -85,4 +87,43 @@ type UserQuery struct {
 	OrderBy        UserOrderField
 	Desc           bool
 	Page           Page
+}
+
+// FactorStore persists enrollments, login tickets and recovery codes. It is
+// part of Store.
+type FactorStore interface {
+	CreateEnrollment(ctx context.Context, e *Enrollment) error
+	EnrollmentByID(ctx context.Context, id string) (*Enrollment, error)
+	// EnrollmentByExternalID finds an active enrollment by the id its factor
+	// gave it (a WebAuthn credential id).
+	EnrollmentByExternalID(ctx context.Context, factorType, externalID string) (*Enrollment, error)
+	// Enrollments lists a user's enrollments with the status ("" for all),
+	// oldest first.
+	Enrollments(ctx context.Context, userID string, status EnrollmentStatus) ([]Enrollment, error)
+	// UpdateEnrollment writes e (status, state, key id, external id,
+	// metadata, label, times) if its version is still prevVersion, and bumps
+	// the version; otherwise ErrStale. This is what makes a TOTP code or a
+	// WebAuthn assertion count once across servers.
+	UpdateEnrollment(ctx context.Context, e *Enrollment, prevVersion int) error
+	DeleteEnrollment(ctx context.Context, id string) error
+	// EnrollmentsPage lists every enrollment with id > afterID, by id.
+	EnrollmentsPage(ctx context.Context, afterID string, limit int) ([]Enrollment, error)
+
+	CreateLoginTicket(ctx context.Context, t *LoginTicket) error
+	LoginTicketByHash(ctx context.Context, hash string) (*LoginTicket, error)
+	// SetTicketChallenge stores a verification challenge on an unconsumed
+	// ticket.
+	SetTicketChallenge(ctx context.Context, t *LoginTicket) error
+	// ConsumeLoginTicket marks the ticket used if it was not; otherwise
+	// ErrStale.
+	ConsumeLoginTicket(ctx context.Context, id string, at time.Time) error
+
+	// ReplaceRecoveryCodes deletes the user's codes and stores new hashes.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error
+	// UseRecoveryCode marks an unused code of the user used; ErrNotFound if
+	// there is none with that hash.
+	UseRecoveryCode(ctx context.Context, userID, hash string, at time.Time) error
+	DeleteRecoveryCodes(ctx context.Context, userID string) error
+	// RecoveryCodesLeft counts the user's unused codes.
+	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
 }

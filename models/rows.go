@@ -73,5 +73,51 @@ func (auditEvent) TableName() string   { return "audit_events" }
 
 // allRows lists every table's row type, in creation order.
 func allRows() []any {
-	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}}
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}}
 }
+
+type enrollment struct {
+	ID         string `gorm:"primaryKey;size:36"`
+	UserID     string `gorm:"size:36;not null;index:ix_enrollments_user_status,priority:1"`
+	FactorType string `gorm:"size:64;not null;index:ix_enrollments_external,priority:1"`
+	Label      string `gorm:"size:64;not null"`
+	Status     string `gorm:"size:16;not null;index:ix_enrollments_user_status,priority:2"`
+	State      []byte `gorm:"type:blob"`
+	KeyID      string `gorm:"size:16;not null"`
+	Version    int    `gorm:"not null;default:0"`
+	// ExternalID is indexed by prefix-free equality (base64url credential
+	// ids are at most ~1.4 KB; 255 covers real authenticators).
+	ExternalID  string     `gorm:"size:255;not null;index:ix_enrollments_external,priority:2"`
+	Metadata    string     `gorm:"type:text"`
+	CreatedBy   string     `gorm:"size:36;not null"`
+	CreatedAt   time.Time  `gorm:"not null"`
+	ActivatedAt *time.Time ``
+	LastUsedAt  *time.Time ``
+	ExpiresAt   *time.Time ``
+}
+
+type loginTicket struct {
+	ID                    string     `gorm:"primaryKey;size:36"`
+	TokenHash             string     `gorm:"size:64;not null;uniqueIndex:ux_login_tickets_token"`
+	OrganizationID        string     `gorm:"size:36;not null"`
+	UserID                string     `gorm:"size:36;not null;index:ix_login_tickets_user"`
+	Status                string     `gorm:"size:32;not null"`
+	ChallengeEnrollmentID string     `gorm:"size:36;not null"`
+	Challenge             []byte     `gorm:"type:blob"`
+	ChallengeKeyID        string     `gorm:"size:16;not null"`
+	CreatedAt             time.Time  `gorm:"not null"`
+	ExpiresAt             time.Time  `gorm:"not null;index:ix_login_tickets_expires"`
+	ConsumedAt            *time.Time ``
+}
+
+type recoveryCode struct {
+	ID        uint       `gorm:"primaryKey;autoIncrement"`
+	UserID    string     `gorm:"size:36;not null;uniqueIndex:ux_recovery_codes_user_hash,priority:1"`
+	CodeHash  string     `gorm:"size:64;not null;uniqueIndex:ux_recovery_codes_user_hash,priority:2"`
+	CreatedAt time.Time  `gorm:"not null"`
+	UsedAt    *time.Time ``
+}
+
+func (enrollment) TableName() string   { return "enrollments" }
+func (loginTicket) TableName() string  { return "login_tickets" }
+func (recoveryCode) TableName() string { return "recovery_codes" }

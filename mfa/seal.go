@@ -1,0 +1,79 @@
+package mfa
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// Keyring seals factor secrets at rest with AES-256-GCM. New secrets are
+// sealed under the current key; older keys stay readable so a rotation can
+// re-seal everything without downtime. Each sealed value names its key id
+// and is bound (as GCM additional data) to the row it belongs to, so a
+// secret copied to another row does not open.
+type Keyring struct {
+	current string
+	aeads   map[string]cipher.AEAD
+}
+
+// ErrSealKey: the sealed value's key is unknown or the value was tampered
+// with.
+var ErrSealKey = errors.New("mfa: cannot open sealed secret (unknown key or tampered data)")
+
+// KeyID names a key without revealing it: the first 8 hex digits of its
+// SHA-256.
+func KeyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return hex.EncodeToString(sum[:4])
+}
+
+// NewKeyring returns a keyring sealing under current and opening under
+// current and any of old. Keys are 32 bytes.
+func NewKeyring(current []byte, old ...[]byte) (*Keyring, error) {
+	k := &Keyring{current: KeyID(current), aeads: map[string]cipher.AEAD{}}
+	for _, key := range append([][]byte{current}, old...) {
+		if len(key) != 32 {
+			return nil, fmt.Errorf("mfa: seal key must be 32 bytes, got %d", len(key))
+		}
+		block, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		k.aeads[KeyID(key)] = aead
+	}
+	return k, nil
+}
+
+// CurrentKeyID is the id new secrets are sealed under.
+func (k *Keyring) CurrentKeyID() string { return k.current }
+
+// Seal encrypts plaintext for the row named by aad and returns the sealed
+// bytes (nonce || ciphertext) and the key id.
+func (k *Keyring) Seal(plaintext []byte, aad string) ([]byte, string) {
+	aead := k.aeads[k.current]
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return aead.Seal(nonce, nonce, plaintext, []byte(aad)), k.current
+}
+
+// Open decrypts a value sealed by Seal under keyID for the same aad.
+func (k *Keyring) Open(sealed []byte, keyID, aad string) ([]byte, error) {
+	aead, ok := k.aeads[keyID]
+	if !ok || len(sealed) < aead.NonceSize() {
+		return nil, ErrSealKey
+	}
+	n := aead.NonceSize()
+	out, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(aad))
+	if err != nil {
+		return nil, ErrSealKey
+	}
+	return out, nil
+}

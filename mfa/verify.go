@@ -1,0 +1,212 @@
+package mfa
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/twofoldauth/twofold/factors"
+)
+
+// BeginVerification asks the enrollment's factor for a challenge (WebAuthn)
+// and keeps its session state, sealed, on the login ticket.
+func (s *Service) BeginVerification(ctx context.Context, ticket, enrollmentID string) (json.RawMessage, error) {
+	t, user, err := s.openTicket(ctx, ticket, StatusMFARequired)
+	if err != nil {
+		return nil, err
+	}
+	e, f, err := s.verifiableEnrollment(ctx, user, enrollmentID)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := s.credential(e)
+	if err != nil {
+		return nil, err
+	}
+	fu, err := s.factorUser(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.BeginVerification(ctx, &factors.BeginVerificationRequest{User: fu, Credentials: []factors.Credential{cred}})
+	if err != nil {
+		return nil, s.factorError(ctx, err)
+	}
+	t.ChallengeEnrollmentID = e.ID
+	t.Challenge, t.ChallengeKeyID = s.keyring.Seal(resp.SessionState, t.aad())
+	if err := s.store.SetTicketChallenge(ctx, t); err != nil {
+		if errors.Is(err, ErrStale) || errors.Is(err, ErrNotFound) {
+			return nil, errBadTicket
+		}
+		return nil, err
+	}
+	if len(resp.ClientData) == 0 {
+		return json.RawMessage(`{}`), nil
+	}
+	return resp.ClientData, nil
+}
+
+// verifiableEnrollment loads an active enrollment of the user and its
+// factor, if policy lets it be used.
+func (s *Service) verifiableEnrollment(ctx context.Context, user *User, id string) (*Enrollment, factors.Factor, error) {
+	if !validID(id) {
+		return nil, nil, invalidInput("enrollmentId", "not a valid id")
+	}
+	e, err := s.store.EnrollmentByID(ctx, id)
+	if err != nil || e.UserID != user.ID || e.Status != EnrollmentActive {
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, nil, err
+		}
+		return nil, nil, &Error{Code: CodeNotFound, Field: "enrollmentId", Message: "enrollment not found"}
+	}
+	if err := s.checkFactorAllowed(ctx, user, e.FactorType); err != nil {
+		return nil, nil, err
+	}
+	f, _, err := s.factor(e.FactorType)
+	return e, f, err
+}
+
+// VerifyRequest is a second-factor answer on a login ticket.
+type VerifyRequest struct {
+	Ticket string
+	// EnrollmentID is empty when Response carries a recovery code:
+	// {"recoveryCode": "xxxx-xxxx-xxxx-xxxx"}.
+	EnrollmentID string
+	Response     json.RawMessage
+	TrustBrowser bool
+}
+
+// VerifyFactor checks the second factor and finishes the login. Wrong
+// answers count towards the lockout; a right one is accepted once (the
+// credential's new state is written with compare-and-swap, and the ticket
+// is consumed in the same transaction).
+func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginResult, error) {
+	t, user, err := s.openTicket(ctx, req.Ticket, StatusMFARequired)
+	if err != nil {
+		return nil, err
+	}
+	if user.Locked(s.now()) {
+		return &LoginResult{Status: StatusLocked}, nil
+	}
+	if len(req.Response) == 0 || !json.Valid(req.Response) {
+		return nil, invalidInput("response", "response must be JSON")
+	}
+	if req.EnrollmentID == "" {
+		return s.verifyRecoveryCode(ctx, t, user, req)
+	}
+	e, f, err := s.verifiableEnrollment(ctx, user, req.EnrollmentID)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := s.credential(e)
+	if err != nil {
+		return nil, err
+	}
+	var session []byte
+	if t.ChallengeEnrollmentID == e.ID && len(t.Challenge) > 0 {
+		if session, err = s.keyring.Open(t.Challenge, t.ChallengeKeyID, t.aad()); err != nil {
+			return nil, err
+		}
+	}
+	fu, err := s.factorUser(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := f.FinishVerification(ctx, &factors.FinishVerificationRequest{User: fu, Credential: cred, SessionState: session, Response: req.Response})
+	if err != nil {
+		return s.factorFailed(ctx, user, e, err)
+	}
+	now := s.now()
+	prev := e.Version
+	s.seal(e, resp.State)
+	e.LastUsedAt = &now
+	if resp.Metadata != nil {
+		e.Metadata = resp.Metadata
+	}
+	var res *LoginResult
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if err := tx.UpdateEnrollment(ctx, e, prev); err != nil {
+			return err // ErrStale: another request used this credential state first
+		}
+		return s.finishSecondFactor(ctx, tx, t, user, req.TrustBrowser, &res, AuditFactorUsed,
+			map[string]string{"enrollment_id": e.ID, "factor_type": e.FactorType})
+	})
+	if errors.Is(err, ErrStale) || errors.Is(err, ErrNotFound) {
+		// Lost a race with the same answer: it was accepted once already.
+		return s.factorFailed(ctx, user, e, factors.ErrReplay)
+	}
+	return res, err
+}
+
+// finishSecondFactor consumes the ticket and issues the session, in tx.
+func (s *Service) finishSecondFactor(ctx context.Context, tx Store, t *LoginTicket, user *User, trust bool, out **LoginResult, action AuditAction, details map[string]string) error {
+	if err := tx.ConsumeLoginTicket(ctx, t.ID, s.now()); err != nil {
+		return err
+	}
+	if err := s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, action, details); err != nil {
+		return err
+	}
+	res, err := s.completeLogin(ctx, tx, user, true)
+	if err != nil {
+		return err
+	}
+	if trust {
+		if err := s.trustBrowser(ctx, tx, user, res); err != nil {
+			return err
+		}
+	}
+	*out = res
+	return nil
+}
+
+// factorFailed counts a wrong answer and says LOCKED or why it failed.
+func (s *Service) factorFailed(ctx context.Context, user *User, e *Enrollment, ferr error) (*LoginResult, error) {
+	if !verificationFailed(ferr) {
+		return nil, s.factorError(ctx, ferr)
+	}
+	if errors.Is(ferr, factors.ErrCloneWarning) {
+		if err := s.audit(ctx, s.store, user.OrganizationID, "", user.ID, AuditFactorCloneWarning, map[string]string{"enrollment_id": e.ID}); err != nil {
+			return nil, err
+		}
+	}
+	locked, err := s.recordFailure(ctx, user, "bad_second_factor")
+	if err != nil {
+		return nil, err
+	}
+	if locked {
+		return &LoginResult{Status: StatusLocked}, nil
+	}
+	return nil, s.factorError(ctx, ferr)
+}
+
+func (s *Service) verifyRecoveryCode(ctx context.Context, t *LoginTicket, user *User, req VerifyRequest) (*LoginResult, error) {
+	var body struct {
+		RecoveryCode string `json:"recoveryCode"`
+	}
+	if err := json.Unmarshal(req.Response, &body); err != nil || body.RecoveryCode == "" || len(body.RecoveryCode) > 64 {
+		return nil, invalidInput("response", `give enrollmentId with the factor's response, or {"recoveryCode": "..."}`)
+	}
+	var res *LoginResult
+	errWrong := errors.New("wrong recovery code")
+	err := s.store.Transaction(ctx, func(tx Store) error {
+		ok, err := useRecoveryCode(ctx, tx, user.ID, body.RecoveryCode, s)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errWrong
+		}
+		left, err := tx.RecoveryCodesLeft(ctx, user.ID)
+		if err != nil {
+			return err
+		}
+		return s.finishSecondFactor(ctx, tx, t, user, req.TrustBrowser, &res, AuditRecoveryCodeUsed,
+			map[string]string{"codes_left": itoa(left)})
+	})
+	switch {
+	case errors.Is(err, errWrong):
+		return s.factorFailed(ctx, user, nil, factors.ErrInvalidResponse)
+	case errors.Is(err, ErrStale):
+		return nil, errBadTicket
+	}
+	return res, err
+}
