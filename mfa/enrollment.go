@@ -49,17 +49,17 @@ type Enrollment struct {
 
 // Audit actions for factors.
 const (
-	AuditFactorEnrolled        AuditAction = "factor.enrolled"
-	AuditFactorRemoved         AuditAction = "factor.removed"
-	AuditFactorRenamed         AuditAction = "factor.renamed"
-	AuditFactorUsed            AuditAction = "factor.used"
-	AuditFactorFailed          AuditAction = "factor.failed"
-	AuditFactorCloneWarning    AuditAction = "factor.clone_warning"
-	AuditRecoveryCodesIssued   AuditAction = "recovery_codes.issued"
-	AuditRecoveryCodeUsed      AuditAction = "recovery_code.used"
-	AuditEnrollmentBegun       AuditAction = "factor.enrollment_begun"
-	AuditSealedSecretsRotated  AuditAction = "seal.rotated"
-	maxLabelLength                         = 64
+	AuditFactorEnrolled       AuditAction = "factor.enrolled"
+	AuditFactorRemoved        AuditAction = "factor.removed"
+	AuditFactorRenamed        AuditAction = "factor.renamed"
+	AuditFactorUsed           AuditAction = "factor.used"
+	AuditFactorFailed         AuditAction = "factor.failed"
+	AuditFactorCloneWarning   AuditAction = "factor.clone_warning"
+	AuditRecoveryCodesIssued  AuditAction = "recovery_codes.issued"
+	AuditRecoveryCodeUsed     AuditAction = "recovery_code.used"
+	AuditEnrollmentBegun      AuditAction = "factor.enrollment_begun"
+	AuditSealedSecretsRotated AuditAction = "seal.rotated"
+	maxLabelLength                        = 64
 )
 
 func (e *Enrollment) aad() string { return "enrollment:" + e.ID }
