@@ -7,8 +7,6 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 
 	"github.com/twofoldauth/twofold/graph/generated"
 	"github.com/twofoldauth/twofold/graph/model"
@@ -32,11 +30,7 @@ func (r *auditEventResolver) Subject(ctx context.Context, obj *mfa.AuditEvent) (
 
 // Details is the resolver for the details field.
 func (r *auditEventResolver) Details(ctx context.Context, obj *mfa.AuditEvent) (model.JSON, error) {
-	if len(obj.Details) == 0 {
-		return nil, nil
-	}
-	b, err := json.Marshal(obj.Details)
-	return model.JSON(b), err
+	return rawJSON(obj.Details)
 }
 
 // AuditEvents is the resolver for the auditEvents field.
@@ -71,23 +65,7 @@ func (r *Resolver) AuditEvent() generated.AuditEventResolver { return &auditEven
 // AuditFilter returns generated.AuditFilterResolver implementation.
 func (r *Resolver) AuditFilter() generated.AuditFilterResolver { return &auditFilterResolver{r} }
 
-type auditEventResolver struct{ *Resolver }
-type auditFilterResolver struct{ *Resolver }
-
-// auditUser loads an event's actor or subject; users deleted since read as
-// null.
-func (r *auditEventResolver) auditUser(ctx context.Context, id string) (*mfa.User, error) {
-	if id == "" {
-		return nil, nil
-	}
-	v, err := viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := r.Service.User(ctx, v, id)
-	var me *mfa.Error
-	if errors.As(err, &me) && (me.Code == mfa.CodeNotFound || me.Code == mfa.CodeForbidden) {
-		return nil, nil
-	}
-	return u, err
-}
+type (
+	auditEventResolver  struct{ *Resolver }
+	auditFilterResolver struct{ *Resolver }
+)

@@ -1,6 +1,10 @@
 package graph
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
+
 	"github.com/twofoldauth/twofold/graph/model"
 	"github.com/twofoldauth/twofold/mfa"
 )
@@ -23,10 +27,63 @@ func ptr[T comparable](v T) *T {
 // loginPayload maps a login step's result and sets the session cookie when
 // the login is complete.
 func loginPayload(req *Request, res *mfa.LoginResult) *model.LoginPayload {
-	p := &model.LoginPayload{Status: res.Status}
+	p := &model.LoginPayload{
+		Status: res.Status, Ticket: ptr(res.Ticket), Factors: res.Factors, AllowedFactorTypes: res.AllowedFactorTypes,
+		EnforceFrom: res.EnforceFrom, TrustBrowserOffered: res.TrustBrowserOffered,
+	}
+	if res.Ticket != "" {
+		p.TicketExpiresAt = &res.TicketExpiresAt
+	}
 	if res.Status == mfa.StatusAuthenticated {
 		p.Token, p.User = ptr(res.Token), res.User
-		req.Cookies.SetSession(res.Token, res.Session.ExpiresAt)
+		setLoginCookies(req, res)
 	}
 	return p
+}
+
+func (r *mutationResolver) setActive(ctx context.Context, userID string, active bool) (*model.UserPayload, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Service.SetUserActive(ctx, v, userID, active)
+	if err != nil {
+		return nil, err
+	}
+	return &model.UserPayload{User: u}, nil
+}
+
+// auditUser loads an event's actor or subject; users deleted since read as
+// null.
+func (r *auditEventResolver) auditUser(ctx context.Context, id string) (*mfa.User, error) {
+	if id == "" {
+		return nil, nil
+	}
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.Service.User(ctx, v, id)
+	var me *mfa.Error
+	if errors.As(err, &me) && (me.Code == mfa.CodeNotFound || me.Code == mfa.CodeForbidden) {
+		return nil, nil
+	}
+	return u, err
+}
+
+// rawJSON returns v as JSON for a JSON field, null when empty.
+func rawJSON(v map[string]string) (model.JSON, error) {
+	if len(v) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	return model.JSON(b), err
+}
+
+// setLoginCookies gives a browser the cookies of a finished login.
+func setLoginCookies(req *Request, res *mfa.LoginResult) {
+	req.Cookies.SetSession(res.Token, res.Session.ExpiresAt)
+	if res.TrustedBrowserToken != "" {
+		req.Cookies.SetTrustedBrowser(res.TrustedBrowserToken, res.TrustedBrowserExpiresAt)
+	}
 }

@@ -137,15 +137,3 @@ func (r *userResolver) Locked(ctx context.Context, obj *mfa.User) (bool, error) 
 func (r *Resolver) User() generated.UserResolver { return &userResolver{r} }
 
 type userResolver struct{ *Resolver }
-
-func (r *mutationResolver) setActive(ctx context.Context, userID string, active bool) (*model.UserPayload, error) {
-	v, err := viewer(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := r.Service.SetUserActive(ctx, v, userID, active)
-	if err != nil {
-		return nil, err
-	}
-	return &model.UserPayload{User: u}, nil
-}

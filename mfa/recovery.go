@@ -73,9 +73,10 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, v *Viewer) ([]str
 	return codes, err
 }
 
-// RecoveryCodesLeft counts the viewer's unused recovery codes.
-func (s *Service) RecoveryCodesLeft(ctx context.Context, v *Viewer) (int, error) {
-	return s.store.RecoveryCodesLeft(ctx, v.User.ID)
+// RecoveryCodesLeft counts the user's unused recovery codes (the caller
+// could already see the user).
+func (s *Service) RecoveryCodesLeft(ctx context.Context, u *User) (int, error) {
+	return s.store.RecoveryCodesLeft(ctx, u.ID)
 }
 
 // useRecoveryCode consumes one of the user's codes through st.

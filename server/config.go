@@ -1,9 +1,7 @@
 package server
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -116,12 +114,6 @@ func defaultOrigins(addr string) []string {
 	return []string{"http://localhost:" + port, "http://127.0.0.1:" + port}
 }
 
-// SealKeyID names a seal key without revealing it: the first 8 hex digits
-// of its SHA-256.
-func SealKeyID(key []byte) string {
-	sum := sha256.Sum256(key)
-	return hex.EncodeToString(sum[:4])
-}
 
 type envReader struct {
 	get  func(string) string

@@ -54,7 +54,13 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	svc, err := mfa.New(store, cfg.MFA, o.mfa...)
+	keyring, err := mfa.NewKeyring(cfg.SealKey, cfg.OldSealKeys...)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("TWOFOLD_SEAL_KEY: %w", err)
+	}
+	mfaOpts := append([]mfa.Option{mfa.WithKeyring(keyring), mfa.WithLogger(o.logger)}, o.mfa...)
+	svc, err := mfa.New(store, cfg.MFA, mfaOpts...)
 	if err != nil {
 		store.Close()
 		return nil, err

@@ -1,6 +1,8 @@
 // Command twofold runs the Twofold MFA server.
 //
 //	twofold                   serve (configuration from TWOFOLD_* variables)
+//	twofold rotate-seal-key   re-seal every factor secret under TWOFOLD_SEAL_KEY,
+//	                          reading those sealed under TWOFOLD_SEAL_KEYS_OLD
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/server"
 )
 
@@ -37,6 +40,13 @@ func run(args []string) error {
 	switch cmd {
 	case "serve":
 		return server.Run(ctx, cfg)
+	case "rotate-seal-key":
+		n, err := server.RotateSealKey(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("re-sealed %d secrets under key %s\n", n, mfa.KeyID(cfg.SealKey))
+		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve)", cmd)
+	return fmt.Errorf("unknown command %q (want serve or rotate-seal-key)", cmd)
 }

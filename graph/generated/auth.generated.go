@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/twofoldauth/twofold/graph/model"
@@ -155,6 +156,130 @@ func (ec *executionContext) fieldContext_LoginPayload_user(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _LoginPayload_ticketExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginPayload_ticketExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TicketExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoginPayload_ticketExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoginPayload_factors(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginPayload_factors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Factors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []mfa.Enrollment) graphql.Marshaler {
+			return ec.marshalOEnrollment2ᚕgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐEnrollmentᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoginPayload_factors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "LoginPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Enrollment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _LoginPayload_allowedFactorTypes(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginPayload_allowedFactorTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowedFactorTypes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoginPayload_allowedFactorTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _LoginPayload_enforceFrom(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginPayload_enforceFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnforceFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoginPayload_enforceFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LoginPayload_trustBrowserOffered(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginPayload_trustBrowserOffered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrustBrowserOffered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LoginPayload_trustBrowserOffered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _LogoutPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.LogoutPayload) (ret graphql.Marshaler) {
@@ -368,6 +493,31 @@ func (ec *executionContext) _LoginPayload(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "ticketExpiresAt":
+			out.Values[i] = ec._LoginPayload_ticketExpiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "factors":
+			out.Values[i] = ec._LoginPayload_factors(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "allowedFactorTypes":
+			out.Values[i] = ec._LoginPayload_allowedFactorTypes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "enforceFrom":
+			out.Values[i] = ec._LoginPayload_enforceFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "trustBrowserOffered":
+			out.Values[i] = ec._LoginPayload_trustBrowserOffered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -485,5 +635,39 @@ func (ec *executionContext) marshalNLogoutPayload2ᚖgithubᚗcomᚋtwofoldauth�
 	}
 	return ec._LogoutPayload(ctx, sel, v)
 }
+
+func (ec *executionContext) unmarshalOLoginStatus2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐLoginStatus(ctx context.Context, v any) (*mfa.LoginStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOLoginStatus2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐLoginStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOLoginStatus2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐLoginStatus(ctx context.Context, sel ast.SelectionSet, v *mfa.LoginStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOLoginStatus2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐLoginStatus[*v])
+	return res
+}
+
+var (
+	unmarshalOLoginStatus2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐLoginStatus = map[string]mfa.LoginStatus{
+		"AUTHENTICATED":       mfa.StatusAuthenticated,
+		"MFA_REQUIRED":        mfa.StatusMFARequired,
+		"ENROLLMENT_REQUIRED": mfa.StatusEnrollmentRequired,
+		"LOCKED":              mfa.StatusLocked,
+	}
+	marshalOLoginStatus2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐLoginStatus = map[mfa.LoginStatus]string{
+		mfa.StatusAuthenticated:      "AUTHENTICATED",
+		mfa.StatusMFARequired:        "MFA_REQUIRED",
+		mfa.StatusEnrollmentRequired: "ENROLLMENT_REQUIRED",
+		mfa.StatusLocked:             "LOCKED",
+	}
+)
 
 // endregion ***************************** type.gotpl *****************************

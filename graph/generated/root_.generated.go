@@ -24,6 +24,8 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AuditEvent() AuditEventResolver
+	Enrollment() EnrollmentResolver
+	FactorType() FactorTypeResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	User() UserResolver
@@ -57,6 +59,15 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	BeginEnrollmentPayload struct {
+		ClientData   func(childComplexity int) int
+		EnrollmentID func(childComplexity int) int
+	}
+
+	BeginVerificationPayload struct {
+		ClientData func(childComplexity int) int
+	}
+
 	ChangePasswordPayload struct {
 		User func(childComplexity int) int
 	}
@@ -67,6 +78,13 @@ type ComplexityRoot struct {
 		Name      func(childComplexity int) int
 	}
 
+	CompleteEnrollmentPayload struct {
+		Enrollment    func(childComplexity int) int
+		RecoveryCodes func(childComplexity int) int
+		Status        func(childComplexity int) int
+		Token         func(childComplexity int) int
+	}
+
 	CreateCompanyPayload struct {
 		Company func(childComplexity int) int
 	}
@@ -75,11 +93,38 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	Enrollment struct {
+		CreatedAt  func(childComplexity int) int
+		FactorType func(childComplexity int) int
+		ID         func(childComplexity int) int
+		Label      func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Metadata   func(childComplexity int) int
+		Status     func(childComplexity int) int
+	}
+
+	EnrollmentPayload struct {
+		Enrollment func(childComplexity int) int
+	}
+
+	FactorType struct {
+		Capabilities func(childComplexity int) int
+		DisplayName  func(childComplexity int) int
+		Healthy      func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Version      func(childComplexity int) int
+	}
+
 	LoginPayload struct {
-		Status func(childComplexity int) int
-		Ticket func(childComplexity int) int
-		Token  func(childComplexity int) int
-		User   func(childComplexity int) int
+		AllowedFactorTypes  func(childComplexity int) int
+		EnforceFrom         func(childComplexity int) int
+		Factors             func(childComplexity int) int
+		Status              func(childComplexity int) int
+		Ticket              func(childComplexity int) int
+		TicketExpiresAt     func(childComplexity int) int
+		Token               func(childComplexity int) int
+		TrustBrowserOffered func(childComplexity int) int
+		User                func(childComplexity int) int
 	}
 
 	LogoutPayload struct {
@@ -87,16 +132,23 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		ChangePassword   func(childComplexity int, input model.ChangePasswordInput) int
-		CreateCompany    func(childComplexity int, input model.CreateCompanyInput) int
-		CreateUser       func(childComplexity int, input mfa.CreateUserInput) int
-		DeactivateUser   func(childComplexity int, input model.UserIDInput) int
-		Login            func(childComplexity int, input model.LoginInput) int
-		Logout           func(childComplexity int) int
-		LogoutEverywhere func(childComplexity int) int
-		ReactivateUser   func(childComplexity int, input model.UserIDInput) int
-		UnlockUser       func(childComplexity int, input model.UserIDInput) int
-		UpdateUser       func(childComplexity int, input mfa.UpdateUserInput) int
+		BeginEnrollment         func(childComplexity int, input model.BeginEnrollmentInput) int
+		BeginVerification       func(childComplexity int, input model.BeginVerificationInput) int
+		ChangePassword          func(childComplexity int, input model.ChangePasswordInput) int
+		CompleteEnrollment      func(childComplexity int, input model.CompleteEnrollmentInput) int
+		CreateCompany           func(childComplexity int, input model.CreateCompanyInput) int
+		CreateUser              func(childComplexity int, input mfa.CreateUserInput) int
+		DeactivateUser          func(childComplexity int, input model.UserIDInput) int
+		Login                   func(childComplexity int, input model.LoginInput) int
+		Logout                  func(childComplexity int) int
+		LogoutEverywhere        func(childComplexity int) int
+		ReactivateUser          func(childComplexity int, input model.UserIDInput) int
+		RegenerateRecoveryCodes func(childComplexity int) int
+		RemoveEnrollment        func(childComplexity int, input model.RemoveEnrollmentInput) int
+		RenameEnrollment        func(childComplexity int, input model.RenameEnrollmentInput) int
+		UnlockUser              func(childComplexity int, input model.UserIDInput) int
+		UpdateUser              func(childComplexity int, input mfa.UpdateUserInput) int
+		VerifyFactor            func(childComplexity int, input model.VerifyFactorInput) int
 	}
 
 	Organization struct {
@@ -114,11 +166,21 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditEvents func(childComplexity int, first *int, after *string, filter *mfa.AuditFilter) int
-		Companies   func(childComplexity int) int
-		User        func(childComplexity int, id string) int
-		Users       func(childComplexity int, first *int, after *string, filter *mfa.UserFilter, orderBy *model.UserOrder) int
-		Viewer      func(childComplexity int) int
+		AuditEvents   func(childComplexity int, first *int, after *string, filter *mfa.AuditFilter) int
+		Companies     func(childComplexity int) int
+		FactorTypes   func(childComplexity int) int
+		MyEnrollments func(childComplexity int) int
+		User          func(childComplexity int, id string) int
+		Users         func(childComplexity int, first *int, after *string, filter *mfa.UserFilter, orderBy *model.UserOrder) int
+		Viewer        func(childComplexity int) int
+	}
+
+	RecoveryCodesPayload struct {
+		RecoveryCodes func(childComplexity int) int
+	}
+
+	RemoveEnrollmentPayload struct {
+		EnrollmentID func(childComplexity int) int
 	}
 
 	UpdateUserPayload struct {
@@ -126,19 +188,20 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		Company      func(childComplexity int) int
-		CreatedAt    func(childComplexity int) int
-		DisplayName  func(childComplexity int) int
-		Email        func(childComplexity int) int
-		ID           func(childComplexity int) int
-		LastLoginAt  func(childComplexity int) int
-		LastMFAAt    func(childComplexity int) int
-		Locked       func(childComplexity int) int
-		Organization func(childComplexity int) int
-		Permissions  func(childComplexity int) int
-		Status       func(childComplexity int) int
-		UserType     func(childComplexity int) int
-		Username     func(childComplexity int) int
+		Company           func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DisplayName       func(childComplexity int) int
+		Email             func(childComplexity int) int
+		ID                func(childComplexity int) int
+		LastLoginAt       func(childComplexity int) int
+		LastMFAAt         func(childComplexity int) int
+		Locked            func(childComplexity int) int
+		Organization      func(childComplexity int) int
+		Permissions       func(childComplexity int) int
+		RecoveryCodesLeft func(childComplexity int) int
+		Status            func(childComplexity int) int
+		UserType          func(childComplexity int) int
+		Username          func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -154,6 +217,13 @@ type ComplexityRoot struct {
 
 	UserPayload struct {
 		User func(childComplexity int) int
+	}
+
+	VerifyFactorPayload struct {
+		Status              func(childComplexity int) int
+		Token               func(childComplexity int) int
+		TrustedBrowserToken func(childComplexity int) int
+		User                func(childComplexity int) int
 	}
 }
 
@@ -252,6 +322,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuditEventEdge.Node(childComplexity), true
 
+	case "BeginEnrollmentPayload.clientData":
+		if e.ComplexityRoot.BeginEnrollmentPayload.ClientData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginEnrollmentPayload.ClientData(childComplexity), true
+	case "BeginEnrollmentPayload.enrollmentId":
+		if e.ComplexityRoot.BeginEnrollmentPayload.EnrollmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginEnrollmentPayload.EnrollmentID(childComplexity), true
+
+	case "BeginVerificationPayload.clientData":
+		if e.ComplexityRoot.BeginVerificationPayload.ClientData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginVerificationPayload.ClientData(childComplexity), true
+
 	case "ChangePasswordPayload.user":
 		if e.ComplexityRoot.ChangePasswordPayload.User == nil {
 			break
@@ -278,6 +368,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Company.Name(childComplexity), true
 
+	case "CompleteEnrollmentPayload.enrollment":
+		if e.ComplexityRoot.CompleteEnrollmentPayload.Enrollment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteEnrollmentPayload.Enrollment(childComplexity), true
+	case "CompleteEnrollmentPayload.recoveryCodes":
+		if e.ComplexityRoot.CompleteEnrollmentPayload.RecoveryCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteEnrollmentPayload.RecoveryCodes(childComplexity), true
+	case "CompleteEnrollmentPayload.status":
+		if e.ComplexityRoot.CompleteEnrollmentPayload.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteEnrollmentPayload.Status(childComplexity), true
+	case "CompleteEnrollmentPayload.token":
+		if e.ComplexityRoot.CompleteEnrollmentPayload.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteEnrollmentPayload.Token(childComplexity), true
+
 	case "CreateCompanyPayload.company":
 		if e.ComplexityRoot.CreateCompanyPayload.Company == nil {
 			break
@@ -292,6 +407,105 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateUserPayload.User(childComplexity), true
 
+	case "Enrollment.createdAt":
+		if e.ComplexityRoot.Enrollment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.CreatedAt(childComplexity), true
+	case "Enrollment.factorType":
+		if e.ComplexityRoot.Enrollment.FactorType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.FactorType(childComplexity), true
+	case "Enrollment.id":
+		if e.ComplexityRoot.Enrollment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.ID(childComplexity), true
+	case "Enrollment.label":
+		if e.ComplexityRoot.Enrollment.Label == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Label(childComplexity), true
+	case "Enrollment.lastUsedAt":
+		if e.ComplexityRoot.Enrollment.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.LastUsedAt(childComplexity), true
+	case "Enrollment.metadata":
+		if e.ComplexityRoot.Enrollment.Metadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Metadata(childComplexity), true
+	case "Enrollment.status":
+		if e.ComplexityRoot.Enrollment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Status(childComplexity), true
+
+	case "EnrollmentPayload.enrollment":
+		if e.ComplexityRoot.EnrollmentPayload.Enrollment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentPayload.Enrollment(childComplexity), true
+
+	case "FactorType.capabilities":
+		if e.ComplexityRoot.FactorType.Capabilities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorType.Capabilities(childComplexity), true
+	case "FactorType.displayName":
+		if e.ComplexityRoot.FactorType.DisplayName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorType.DisplayName(childComplexity), true
+	case "FactorType.healthy":
+		if e.ComplexityRoot.FactorType.Healthy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorType.Healthy(childComplexity), true
+	case "FactorType.id":
+		if e.ComplexityRoot.FactorType.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorType.ID(childComplexity), true
+	case "FactorType.version":
+		if e.ComplexityRoot.FactorType.Version == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorType.Version(childComplexity), true
+
+	case "LoginPayload.allowedFactorTypes":
+		if e.ComplexityRoot.LoginPayload.AllowedFactorTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.AllowedFactorTypes(childComplexity), true
+	case "LoginPayload.enforceFrom":
+		if e.ComplexityRoot.LoginPayload.EnforceFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.EnforceFrom(childComplexity), true
+	case "LoginPayload.factors":
+		if e.ComplexityRoot.LoginPayload.Factors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.Factors(childComplexity), true
 	case "LoginPayload.status":
 		if e.ComplexityRoot.LoginPayload.Status == nil {
 			break
@@ -304,12 +518,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LoginPayload.Ticket(childComplexity), true
+	case "LoginPayload.ticketExpiresAt":
+		if e.ComplexityRoot.LoginPayload.TicketExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.TicketExpiresAt(childComplexity), true
 	case "LoginPayload.token":
 		if e.ComplexityRoot.LoginPayload.Token == nil {
 			break
 		}
 
 		return e.ComplexityRoot.LoginPayload.Token(childComplexity), true
+	case "LoginPayload.trustBrowserOffered":
+		if e.ComplexityRoot.LoginPayload.TrustBrowserOffered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.TrustBrowserOffered(childComplexity), true
 	case "LoginPayload.user":
 		if e.ComplexityRoot.LoginPayload.User == nil {
 			break
@@ -324,6 +550,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogoutPayload.Ok(childComplexity), true
 
+	case "Mutation.beginEnrollment":
+		if e.ComplexityRoot.Mutation.BeginEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginEnrollment(childComplexity, args["input"].(model.BeginEnrollmentInput)), true
+	case "Mutation.beginVerification":
+		if e.ComplexityRoot.Mutation.BeginVerification == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginVerification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginVerification(childComplexity, args["input"].(model.BeginVerificationInput)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -335,6 +583,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(model.ChangePasswordInput)), true
+	case "Mutation.completeEnrollment":
+		if e.ComplexityRoot.Mutation.CompleteEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteEnrollment(childComplexity, args["input"].(model.CompleteEnrollmentInput)), true
 	case "Mutation.createCompany":
 		if e.ComplexityRoot.Mutation.CreateCompany == nil {
 			break
@@ -402,6 +661,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReactivateUser(childComplexity, args["input"].(model.UserIDInput)), true
+	case "Mutation.regenerateRecoveryCodes":
+		if e.ComplexityRoot.Mutation.RegenerateRecoveryCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RegenerateRecoveryCodes(childComplexity), true
+	case "Mutation.removeEnrollment":
+		if e.ComplexityRoot.Mutation.RemoveEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveEnrollment(childComplexity, args["input"].(model.RemoveEnrollmentInput)), true
+	case "Mutation.renameEnrollment":
+		if e.ComplexityRoot.Mutation.RenameEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renameEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenameEnrollment(childComplexity, args["input"].(model.RenameEnrollmentInput)), true
 	case "Mutation.unlockUser":
 		if e.ComplexityRoot.Mutation.UnlockUser == nil {
 			break
@@ -424,6 +711,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateUser(childComplexity, args["input"].(mfa.UpdateUserInput)), true
+	case "Mutation.verifyFactor":
+		if e.ComplexityRoot.Mutation.VerifyFactor == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyFactor_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyFactor(childComplexity, args["input"].(model.VerifyFactorInput)), true
 
 	case "Organization.createdAt":
 		if e.ComplexityRoot.Organization.CreatedAt == nil {
@@ -492,7 +790,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Companies(childComplexity), true
+	case "Query.factorTypes":
+		if e.ComplexityRoot.Query.FactorTypes == nil {
+			break
+		}
 
+		return e.ComplexityRoot.Query.FactorTypes(childComplexity), true
+
+	case "Query.myEnrollments":
+		if e.ComplexityRoot.Query.MyEnrollments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyEnrollments(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -521,6 +831,20 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "RecoveryCodesPayload.recoveryCodes":
+		if e.ComplexityRoot.RecoveryCodesPayload.RecoveryCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecoveryCodesPayload.RecoveryCodes(childComplexity), true
+
+	case "RemoveEnrollmentPayload.enrollmentId":
+		if e.ComplexityRoot.RemoveEnrollmentPayload.EnrollmentID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemoveEnrollmentPayload.EnrollmentID(childComplexity), true
 
 	case "UpdateUserPayload.user":
 		if e.ComplexityRoot.UpdateUserPayload.User == nil {
@@ -589,6 +913,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Permissions(childComplexity), true
+	case "User.recoveryCodesLeft":
+		if e.ComplexityRoot.User.RecoveryCodesLeft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.RecoveryCodesLeft(childComplexity), true
 	case "User.status":
 		if e.ComplexityRoot.User.Status == nil {
 			break
@@ -647,6 +977,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UserPayload.User(childComplexity), true
 
+	case "VerifyFactorPayload.status":
+		if e.ComplexityRoot.VerifyFactorPayload.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyFactorPayload.Status(childComplexity), true
+	case "VerifyFactorPayload.token":
+		if e.ComplexityRoot.VerifyFactorPayload.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyFactorPayload.Token(childComplexity), true
+	case "VerifyFactorPayload.trustedBrowserToken":
+		if e.ComplexityRoot.VerifyFactorPayload.TrustedBrowserToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyFactorPayload.TrustedBrowserToken(childComplexity), true
+	case "VerifyFactorPayload.user":
+		if e.ComplexityRoot.VerifyFactorPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyFactorPayload.User(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -657,14 +1012,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
+			graphql.NewInputUnmarshaler("BeginEnrollmentInput", ec.unmarshalInputBeginEnrollmentInput),
+			graphql.NewInputUnmarshaler("BeginVerificationInput", ec.unmarshalInputBeginVerificationInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
+			graphql.NewInputUnmarshaler("CompleteEnrollmentInput", ec.unmarshalInputCompleteEnrollmentInput),
 			graphql.NewInputUnmarshaler("CreateCompanyInput", ec.unmarshalInputCreateCompanyInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
+			graphql.NewInputUnmarshaler("RemoveEnrollmentInput", ec.unmarshalInputRemoveEnrollmentInput),
+			graphql.NewInputUnmarshaler("RenameEnrollmentInput", ec.unmarshalInputRenameEnrollmentInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserIdInput", ec.unmarshalInputUserIdInput),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
+			graphql.NewInputUnmarshaler("VerifyFactorInput", ec.unmarshalInputVerifyFactorInput),
 		)
 	}
 	first := true
@@ -834,6 +1195,157 @@ extend type Mutation {
   logoutEverywhere: LogoutPayload! @auth
   "Changes the viewer's password and ends their other sessions."
   changePassword(input: ChangePasswordInput!): ChangePasswordPayload! @auth
+}
+`, BuiltIn: false},
+	{Name: "../schema/factors.graphqls", Input: `"An installed factor type (a plugin)."
+type FactorType {
+  "The factor's id: totp, passkey, hardwarekey..."
+  id: ID!
+  displayName: String!
+  version: String!
+  "phishing_resistant, passwordless, hardware_bound"
+  capabilities: [String!]!
+  "False while the plugin process is down or restarting."
+  healthy: Boolean!
+}
+
+enum EnrollmentStatus {
+  PENDING
+  ACTIVE
+}
+
+"One enrolled factor of a user: a TOTP app, a passkey, a security key."
+type Enrollment {
+  id: ID!
+  factorType: ID!
+  label: String!
+  status: EnrollmentStatus!
+  createdAt: Time!
+  lastUsedAt: Time
+  "Public facts from the factor: aaguid, transports, authenticator, backup_eligible, backup_state."
+  metadata: JSON
+}
+
+input BeginEnrollmentInput {
+  factorType: ID!
+  label: String
+  "Enrol during login, on an ENROLLMENT_REQUIRED ticket."
+  ticket: String
+  "An admin (MANAGE_USERS) enrolling for a user whose device they hold."
+  userId: ID
+}
+
+type BeginEnrollmentPayload {
+  enrollmentId: ID!
+  """
+  For the client: TOTP {"secret", "uri", "qrCode"}; WebAuthn the CredentialCreationOptions JSON.
+  """
+  clientData: JSON!
+}
+
+input CompleteEnrollmentInput {
+  enrollmentId: ID!
+  """
+  The client's proof: TOTP {"code": "123456"}; WebAuthn the PublicKeyCredential JSON.
+  """
+  response: JSON!
+  ticket: String
+}
+
+type CompleteEnrollmentPayload {
+  enrollment: Enrollment!
+  "Filled when this is the user's first factor: shown once."
+  recoveryCodes: [String!]
+  "Set when completing the enrolment finished a login (ticket given)."
+  status: LoginStatus
+  token: String
+}
+
+input BeginVerificationInput {
+  ticket: String!
+  enrollmentId: ID!
+}
+
+type BeginVerificationPayload {
+  "The factor's challenge: {} for TOTP, CredentialRequestOptions JSON for WebAuthn."
+  clientData: JSON!
+}
+
+input VerifyFactorInput {
+  ticket: String!
+  "Omit to answer with a recovery code."
+  enrollmentId: ID
+  """
+  TOTP {"code": "123456"}; WebAuthn the assertion JSON; or {"recoveryCode": "..."}.
+  """
+  response: JSON!
+  trustBrowser: Boolean
+}
+
+type VerifyFactorPayload {
+  status: LoginStatus!
+  token: String
+  trustedBrowserToken: String
+  user: User
+}
+
+input RenameEnrollmentInput {
+  enrollmentId: ID!
+  label: String!
+}
+
+input RemoveEnrollmentInput {
+  enrollmentId: ID!
+}
+
+type EnrollmentPayload {
+  enrollment: Enrollment!
+}
+
+type RemoveEnrollmentPayload {
+  enrollmentId: ID!
+}
+
+type RecoveryCodesPayload {
+  "Shown once: store them somewhere safe."
+  recoveryCodes: [String!]!
+}
+
+extend type LoginPayload {
+  "When the ticket expires."
+  ticketExpiresAt: Time
+  "The user's active factors to choose from (MFA_REQUIRED)."
+  factors: [Enrollment!]
+  "Factor types that may be used or enrolled."
+  allowedFactorTypes: [ID!]
+  "When a REQUIRED policy starts to be enforced, if it is not yet."
+  enforceFrom: Time
+  "Whether verifyFactor may trust this browser."
+  trustBrowserOffered: Boolean!
+}
+
+extend type User {
+  "How many unused recovery codes the user has."
+  recoveryCodesLeft: Int!
+}
+
+extend type Query {
+  factorTypes: [FactorType!]!
+  myEnrollments: [Enrollment!]! @auth
+}
+
+extend type Mutation {
+  "Starts enrolling a factor: for the viewer, for a managed user (userId), or during login (ticket)."
+  beginEnrollment(input: BeginEnrollmentInput!): BeginEnrollmentPayload!
+  completeEnrollment(input: CompleteEnrollmentInput!): CompleteEnrollmentPayload!
+  "Asks a factor for a challenge (WebAuthn) before verifyFactor."
+  beginVerification(input: BeginVerificationInput!): BeginVerificationPayload!
+  "Finishes an MFA_REQUIRED login with a factor's response or a recovery code."
+  verifyFactor(input: VerifyFactorInput!): VerifyFactorPayload!
+  renameEnrollment(input: RenameEnrollmentInput!): EnrollmentPayload! @auth
+  removeEnrollment(input: RemoveEnrollmentInput!): RemoveEnrollmentPayload! @auth
+  "Replaces the viewer's recovery codes."
+  regenerateRecoveryCodes: RecoveryCodesPayload! @auth
 }
 `, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `# Twofold's GraphQL API. Conventions: mutations take one ` + "`" + `input` + "`" + ` and return
@@ -1058,6 +1570,24 @@ func (ec *executionContext) childFields_AuditEventEdge(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_BeginEnrollmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enrollmentId":
+		return ec.fieldContext_BeginEnrollmentPayload_enrollmentId(ctx, field)
+	case "clientData":
+		return ec.fieldContext_BeginEnrollmentPayload_clientData(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginEnrollmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_BeginVerificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "clientData":
+		return ec.fieldContext_BeginVerificationPayload_clientData(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginVerificationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangePasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -1078,6 +1608,20 @@ func (ec *executionContext) childFields_Company(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Company", field.Name)
 }
 
+func (ec *executionContext) childFields_CompleteEnrollmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enrollment":
+		return ec.fieldContext_CompleteEnrollmentPayload_enrollment(ctx, field)
+	case "recoveryCodes":
+		return ec.fieldContext_CompleteEnrollmentPayload_recoveryCodes(ctx, field)
+	case "status":
+		return ec.fieldContext_CompleteEnrollmentPayload_status(ctx, field)
+	case "token":
+		return ec.fieldContext_CompleteEnrollmentPayload_token(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompleteEnrollmentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateCompanyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "company":
@@ -1094,6 +1638,50 @@ func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type CreateUserPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Enrollment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Enrollment_id(ctx, field)
+	case "factorType":
+		return ec.fieldContext_Enrollment_factorType(ctx, field)
+	case "label":
+		return ec.fieldContext_Enrollment_label(ctx, field)
+	case "status":
+		return ec.fieldContext_Enrollment_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Enrollment_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_Enrollment_lastUsedAt(ctx, field)
+	case "metadata":
+		return ec.fieldContext_Enrollment_metadata(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Enrollment", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enrollment":
+		return ec.fieldContext_EnrollmentPayload_enrollment(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_FactorType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_FactorType_id(ctx, field)
+	case "displayName":
+		return ec.fieldContext_FactorType_displayName(ctx, field)
+	case "version":
+		return ec.fieldContext_FactorType_version(ctx, field)
+	case "capabilities":
+		return ec.fieldContext_FactorType_capabilities(ctx, field)
+	case "healthy":
+		return ec.fieldContext_FactorType_healthy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactorType", field.Name)
+}
+
 func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -1104,6 +1692,16 @@ func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field 
 		return ec.fieldContext_LoginPayload_ticket(ctx, field)
 	case "user":
 		return ec.fieldContext_LoginPayload_user(ctx, field)
+	case "ticketExpiresAt":
+		return ec.fieldContext_LoginPayload_ticketExpiresAt(ctx, field)
+	case "factors":
+		return ec.fieldContext_LoginPayload_factors(ctx, field)
+	case "allowedFactorTypes":
+		return ec.fieldContext_LoginPayload_allowedFactorTypes(ctx, field)
+	case "enforceFrom":
+		return ec.fieldContext_LoginPayload_enforceFrom(ctx, field)
+	case "trustBrowserOffered":
+		return ec.fieldContext_LoginPayload_trustBrowserOffered(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LoginPayload", field.Name)
 }
@@ -1144,6 +1742,22 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_RecoveryCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recoveryCodes":
+		return ec.fieldContext_RecoveryCodesPayload_recoveryCodes(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecoveryCodesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemoveEnrollmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "enrollmentId":
+		return ec.fieldContext_RemoveEnrollmentPayload_enrollmentId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemoveEnrollmentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdateUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -1180,6 +1794,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_lastMfaAt(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_User_createdAt(ctx, field)
+	case "recoveryCodesLeft":
+		return ec.fieldContext_User_recoveryCodesLeft(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -1212,6 +1828,20 @@ func (ec *executionContext) childFields_UserPayload(ctx context.Context, field g
 		return ec.fieldContext_UserPayload_user(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_VerifyFactorPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_VerifyFactorPayload_status(ctx, field)
+	case "token":
+		return ec.fieldContext_VerifyFactorPayload_token(ctx, field)
+	case "trustedBrowserToken":
+		return ec.fieldContext_VerifyFactorPayload_trustedBrowserToken(ctx, field)
+	case "user":
+		return ec.fieldContext_VerifyFactorPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyFactorPayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

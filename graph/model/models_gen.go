@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/twofoldauth/twofold/mfa"
 )
@@ -22,6 +23,31 @@ type AuditEventEdge struct {
 	Node   *mfa.AuditEvent `json:"node"`
 }
 
+type BeginEnrollmentInput struct {
+	FactorType string  `json:"factorType"`
+	Label      *string `json:"label,omitempty"`
+	// Enrol during login, on an ENROLLMENT_REQUIRED ticket.
+	Ticket *string `json:"ticket,omitempty"`
+	// An admin (MANAGE_USERS) enrolling for a user whose device they hold.
+	UserID *string `json:"userId,omitempty"`
+}
+
+type BeginEnrollmentPayload struct {
+	EnrollmentID string `json:"enrollmentId"`
+	// For the client: TOTP {"secret", "uri", "qrCode"}; WebAuthn the CredentialCreationOptions JSON.
+	ClientData JSON `json:"clientData"`
+}
+
+type BeginVerificationInput struct {
+	Ticket       string `json:"ticket"`
+	EnrollmentID string `json:"enrollmentId"`
+}
+
+type BeginVerificationPayload struct {
+	// The factor's challenge: {} for TOTP, CredentialRequestOptions JSON for WebAuthn.
+	ClientData JSON `json:"clientData"`
+}
+
 type ChangePasswordInput struct {
 	CurrentPassword string `json:"currentPassword"`
 	NewPassword     string `json:"newPassword"`
@@ -29,6 +55,22 @@ type ChangePasswordInput struct {
 
 type ChangePasswordPayload struct {
 	User *mfa.User `json:"user"`
+}
+
+type CompleteEnrollmentInput struct {
+	EnrollmentID string `json:"enrollmentId"`
+	// The client's proof: TOTP {"code": "123456"}; WebAuthn the PublicKeyCredential JSON.
+	Response JSON    `json:"response"`
+	Ticket   *string `json:"ticket,omitempty"`
+}
+
+type CompleteEnrollmentPayload struct {
+	Enrollment *mfa.Enrollment `json:"enrollment"`
+	// Filled when this is the user's first factor: shown once.
+	RecoveryCodes []string `json:"recoveryCodes,omitempty"`
+	// Set when completing the enrolment finished a login (ticket given).
+	Status *mfa.LoginStatus `json:"status,omitempty"`
+	Token  *string          `json:"token,omitempty"`
 }
 
 type CreateCompanyInput struct {
@@ -41,6 +83,10 @@ type CreateCompanyPayload struct {
 
 type CreateUserPayload struct {
 	User *mfa.User `json:"user"`
+}
+
+type EnrollmentPayload struct {
+	Enrollment *mfa.Enrollment `json:"enrollment"`
 }
 
 type LoginInput struct {
@@ -61,6 +107,16 @@ type LoginPayload struct {
 	Ticket *string `json:"ticket,omitempty"`
 	// The user, when AUTHENTICATED.
 	User *mfa.User `json:"user,omitempty"`
+	// When the ticket expires.
+	TicketExpiresAt *time.Time `json:"ticketExpiresAt,omitempty"`
+	// The user's active factors to choose from (MFA_REQUIRED).
+	Factors []mfa.Enrollment `json:"factors,omitempty"`
+	// Factor types that may be used or enrolled.
+	AllowedFactorTypes []string `json:"allowedFactorTypes,omitempty"`
+	// When a REQUIRED policy starts to be enforced, if it is not yet.
+	EnforceFrom *time.Time `json:"enforceFrom,omitempty"`
+	// Whether verifyFactor may trust this browser.
+	TrustBrowserOffered bool `json:"trustBrowserOffered"`
 }
 
 type LogoutPayload struct {
@@ -78,6 +134,24 @@ type PageInfo struct {
 }
 
 type Query struct {
+}
+
+type RecoveryCodesPayload struct {
+	// Shown once: store them somewhere safe.
+	RecoveryCodes []string `json:"recoveryCodes"`
+}
+
+type RemoveEnrollmentInput struct {
+	EnrollmentID string `json:"enrollmentId"`
+}
+
+type RemoveEnrollmentPayload struct {
+	EnrollmentID string `json:"enrollmentId"`
+}
+
+type RenameEnrollmentInput struct {
+	EnrollmentID string `json:"enrollmentId"`
+	Label        string `json:"label"`
 }
 
 type UpdateUserPayload struct {
@@ -106,6 +180,22 @@ type UserOrder struct {
 
 type UserPayload struct {
 	User *mfa.User `json:"user"`
+}
+
+type VerifyFactorInput struct {
+	Ticket string `json:"ticket"`
+	// Omit to answer with a recovery code.
+	EnrollmentID *string `json:"enrollmentId,omitempty"`
+	// TOTP {"code": "123456"}; WebAuthn the assertion JSON; or {"recoveryCode": "..."}.
+	Response     JSON  `json:"response"`
+	TrustBrowser *bool `json:"trustBrowser,omitempty"`
+}
+
+type VerifyFactorPayload struct {
+	Status              mfa.LoginStatus `json:"status"`
+	Token               *string         `json:"token,omitempty"`
+	TrustedBrowserToken *string         `json:"trustedBrowserToken,omitempty"`
+	User                *mfa.User       `json:"user,omitempty"`
 }
 
 type OrderDirection string
