@@ -114,7 +114,6 @@ func defaultOrigins(addr string) []string {
 	return []string{"http://localhost:" + port, "http://127.0.0.1:" + port}
 }
 
-
 type envReader struct {
 	get  func(string) string
 	errs []error
