@@ -281,6 +281,9 @@ func (s *Service) CompleteEnrollment(ctx context.Context, v *Viewer, req Complet
 				return err
 			}
 		}
+		if err := tx.DeleteEnrollmentRequest(ctx, user.ID, e.FactorType); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
 		if ticket != nil {
 			if err := tx.ConsumeLoginTicket(ctx, ticket.ID, now); err != nil {
 				return err
@@ -375,7 +378,7 @@ func (s *Service) RemoveEnrollment(ctx context.Context, v *Viewer, id string) er
 			return err
 		}
 		if len(active) == 1 && u.ID == v.User.ID {
-			if err := s.checkMayRemoveLastFactor(ctx, u); err != nil {
+			if err := s.checkMayRemoveLastFactor(ctx, tx, u); err != nil {
 				return err
 			}
 		}

@@ -48,6 +48,8 @@ type LoginResult struct {
 	Factors []Enrollment
 	// AllowedFactorTypes may be used or enrolled.
 	AllowedFactorTypes []string
+	// RequestedFactorTypes an admin asked the user to set up.
+	RequestedFactorTypes []string
 	// EnforceFrom is when a pending REQUIRED policy takes effect, if any.
 	EnforceFrom *time.Time
 	// TrustBrowserOffered says whether verifyFactor may trust the browser.
@@ -136,6 +138,7 @@ func (s *Service) afterPassword(ctx context.Context, user *User, trustedBrowserT
 		return nil, err
 	}
 	res.AllowedFactorTypes, res.EnforceFrom, res.TrustBrowserOffered = plan.allowed, plan.enforceFrom, plan.trustOffered
+	res.RequestedFactorTypes = plan.requested
 	return res, nil
 }
 
@@ -163,9 +166,12 @@ func (s *Service) findLoginUser(ctx context.Context, orgSlug, login string) (*Us
 // lockout, audits it, and reports whether the user is now locked.
 func (s *Service) recordFailure(ctx context.Context, user *User, reason string) (bool, error) {
 	now := s.now()
+	// Read the policy before the transaction: on SQLite the pool has one
+	// connection, so nothing inside may use s.store.
+	maxAttempts, lockFor := s.lockoutRule(ctx, user)
 	var locked bool
 	err := s.store.Transaction(ctx, func(tx Store) error {
-		u, err := tx.RecordLoginFailure(ctx, user.ID, now, s.maxAttempts(ctx, user), now.Add(s.lockoutDuration(ctx, user)))
+		u, err := tx.RecordLoginFailure(ctx, user.ID, now, maxAttempts, now.Add(lockFor))
 		if err != nil {
 			return err
 		}
@@ -173,7 +179,7 @@ func (s *Service) recordFailure(ctx context.Context, user *User, reason string) 
 		if err := s.audit(ctx, tx, user.OrganizationID, "", user.ID, AuditLoginFailed, map[string]string{"reason": reason}); err != nil {
 			return err
 		}
-		if locked && u.FailedAttempts == s.maxAttempts(ctx, user) {
+		if locked && u.FailedAttempts == maxAttempts {
 			return s.audit(ctx, tx, user.OrganizationID, "", user.ID, AuditLoginLocked, map[string]string{"until": u.LockedUntil.Format(time.RFC3339)})
 		}
 		return nil

@@ -118,6 +118,10 @@ func (s *Service) ChangePassword(ctx context.Context, v *Viewer, current, next s
 		if err := tx.DeleteUserSessions(ctx, user.ID, v.Session.ID); err != nil {
 			return err
 		}
+		// Browsers were trusted for someone who knew the old password.
+		if err := tx.DeleteUserTrustedBrowsers(ctx, user.ID); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditPasswordChanged, nil)
 	})
 }

@@ -51,6 +51,7 @@ type Store interface {
 	AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, int, error)
 
 	FactorStore
+	PolicyStore
 }
 
 // UserOrderField is what a user list is sorted by.
@@ -126,4 +127,30 @@ type FactorStore interface {
 	DeleteRecoveryCodes(ctx context.Context, userID string) error
 	// RecoveryCodesLeft counts the user's unused codes.
 	RecoveryCodesLeft(ctx context.Context, userID string) (int, error)
+}
+
+// PolicyStore persists policies, trusted browsers and enrollment requests.
+// It is part of Store.
+type PolicyStore interface {
+	// UpsertPolicy creates or replaces the policy of p's scope.
+	UpsertPolicy(ctx context.Context, p *Policy) error
+	DeletePolicy(ctx context.Context, orgID string, scope PolicyScope) error
+	Policies(ctx context.Context, orgID string) ([]Policy, error)
+	// PoliciesFor returns the (at most five) policies whose scope could
+	// match a user with these attributes.
+	PoliciesFor(ctx context.Context, orgID, userID, companyID, userType string) ([]Policy, error)
+
+	CreateTrustedBrowser(ctx context.Context, tb *TrustedBrowser) error
+	TrustedBrowserByHash(ctx context.Context, hash string) (*TrustedBrowser, error)
+	TrustedBrowserByID(ctx context.Context, id string) (*TrustedBrowser, error)
+	TrustedBrowsers(ctx context.Context, userID string) ([]TrustedBrowser, error)
+	TouchTrustedBrowser(ctx context.Context, id string, at time.Time) error
+	DeleteTrustedBrowser(ctx context.Context, id string) error
+	DeleteUserTrustedBrowsers(ctx context.Context, userID string) error
+
+	CreateEnrollmentRequest(ctx context.Context, r *EnrollmentRequest) error
+	EnrollmentRequests(ctx context.Context, userID string) ([]EnrollmentRequest, error)
+	DeleteEnrollmentRequest(ctx context.Context, userID, factorType string) error
+
+	DeleteUserEnrollments(ctx context.Context, userID string) error
 }

@@ -51,8 +51,10 @@ func connect(url string) (*gorm.DB, error) {
 			}
 		}
 		// WAL lets readers run beside the writer; busy_timeout waits out
-		// another process's write instead of failing.
-		dsn := path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+		// another connection's write instead of failing; immediate
+		// transactions take the write lock up front, so two transactions
+		// never deadlock upgrading a read lock.
+		dsn := path + "?_txlock=immediate&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
 		db, err := gorm.Open(sqlite.Open(dsn), cfg)
 		if err != nil {
 			return nil, err
@@ -61,9 +63,9 @@ func connect(url string) (*gorm.DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		// One connection: SQLite has one writer, and a single connection turns
-		// write contention into queueing rather than SQLITE_BUSY errors.
-		sqlDB.SetMaxOpenConns(1)
+		// SQLite has one writer at a time; a small pool lets reads proceed
+		// beside it while busy_timeout queues the writers.
+		sqlDB.SetMaxOpenConns(4)
 		return db, nil
 	case strings.HasPrefix(url, "mysql://"):
 		mc, err := mysqldrv.ParseDSN(strings.TrimPrefix(url, "mysql://"))

@@ -73,7 +73,7 @@ func (auditEvent) TableName() string   { return "audit_events" }
 
 // allRows lists every table's row type, in creation order.
 func allRows() []any {
-	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}}
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}}
 }
 
 type enrollment struct {
@@ -121,3 +121,44 @@ type recoveryCode struct {
 func (enrollment) TableName() string   { return "enrollments" }
 func (loginTicket) TableName() string  { return "login_tickets" }
 func (recoveryCode) TableName() string { return "recovery_codes" }
+
+type policy struct {
+	ID             string  `gorm:"primaryKey;size:36"`
+	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_policies_scope,priority:1"`
+	CompanyID      string  `gorm:"size:36;not null;uniqueIndex:ux_policies_scope,priority:2"`
+	UserType       string  `gorm:"size:64;not null;uniqueIndex:ux_policies_scope,priority:3"`
+	UserID         string  `gorm:"size:36;not null;uniqueIndex:ux_policies_scope,priority:4"`
+	Mode           *string `gorm:"size:16"`
+	// AllowedFactorTypes is a JSON list; NULL inherits.
+	AllowedFactorTypes *string `gorm:"type:text"`
+	EnforceFrom        *time.Time
+	TrustedBrowserDays *int
+	MaxFailedAttempts  *int
+	LockoutMinutes     *int
+	AllowPasswordless  *bool
+	UpdatedBy          string    `gorm:"size:36;not null"`
+	UpdatedAt          time.Time `gorm:"not null"`
+}
+
+type trustedBrowser struct {
+	ID         string     `gorm:"primaryKey;size:36"`
+	UserID     string     `gorm:"size:36;not null;index:ix_trusted_browsers_user"`
+	TokenHash  string     `gorm:"size:64;not null;uniqueIndex:ux_trusted_browsers_token"`
+	IP         string     `gorm:"size:64;not null"`
+	UserAgent  string     `gorm:"size:255;not null"`
+	CreatedAt  time.Time  `gorm:"not null"`
+	ExpiresAt  time.Time  `gorm:"not null"`
+	LastUsedAt *time.Time ``
+}
+
+type enrollmentRequest struct {
+	ID          string    `gorm:"primaryKey;size:36"`
+	UserID      string    `gorm:"size:36;not null;uniqueIndex:ux_enrollment_requests_user_type,priority:1"`
+	FactorType  string    `gorm:"size:64;not null;uniqueIndex:ux_enrollment_requests_user_type,priority:2"`
+	RequestedBy string    `gorm:"size:36;not null"`
+	CreatedAt   time.Time `gorm:"not null"`
+}
+
+func (policy) TableName() string            { return "policies" }
+func (trustedBrowser) TableName() string    { return "trusted_browsers" }
+func (enrollmentRequest) TableName() string { return "enrollment_requests" }
