@@ -29,7 +29,7 @@ func ptr[T comparable](v T) *T {
 func loginPayload(req *Request, res *mfa.LoginResult) *model.LoginPayload {
 	p := &model.LoginPayload{
 		Status: res.Status, Ticket: ptr(res.Ticket), Factors: res.Factors, AllowedFactorTypes: res.AllowedFactorTypes,
-		EnforceFrom: res.EnforceFrom, TrustBrowserOffered: res.TrustBrowserOffered,
+		EnforceFrom: res.EnforceFrom, TrustBrowserOffered: res.TrustBrowserOffered, RequestedFactorTypes: res.RequestedFactorTypes,
 	}
 	if res.Ticket != "" {
 		p.TicketExpiresAt = &res.TicketExpiresAt
@@ -86,4 +86,18 @@ func setLoginCookies(req *Request, res *mfa.LoginResult) {
 	if res.TrustedBrowserToken != "" {
 		req.Cookies.SetTrustedBrowser(res.TrustedBrowserToken, res.TrustedBrowserExpiresAt)
 	}
+}
+
+func scope(in *model.PolicyScopeInput) mfa.PolicyScope {
+	if in == nil {
+		return mfa.PolicyScope{}
+	}
+	return mfa.PolicyScope{CompanyID: deref(in.CompanyID, ""), UserType: deref(in.UserType, ""), UserID: deref(in.UserID, "")}
+}
+
+func ok(err error) (*model.OkPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &model.OkPayload{Ok: true}, nil
 }

@@ -459,13 +459,29 @@ func (s *Service) ClearPolicy(ctx context.Context, v *Viewer, sc PolicyScope) er
 }
 
 // Policies lists the organization's policies (MANAGE_USERS sees them all:
-// they explain what applies to the users they manage).
-func (s *Service) Policies(ctx context.Context, v *Viewer) ([]Policy, error) {
+// they explain what applies to the users they manage), narrowed to scopes
+// with the filter's non-empty fields.
+func (s *Service) Policies(ctx context.Context, v *Viewer, filter PolicyScope) ([]Policy, error) {
 	if !v.User.Can(PermissionManageUsers) {
 		return nil, errForbidden
 	}
-	return s.store.Policies(ctx, v.User.OrganizationID)
+	all, err := s.store.Policies(ctx, v.User.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, p := range all {
+		if (filter.UserID == "" || p.Scope.UserID == filter.UserID) &&
+			(filter.CompanyID == "" || p.Scope.CompanyID == filter.CompanyID) &&
+			(filter.UserType == "" || p.Scope.UserType == filter.UserType) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
+
+// PolicyEnforced reports whether an effective policy requires MFA now.
+func (s *Service) PolicyEnforced(p *EffectivePolicy) bool { return p.Enforced(s.now()) }
 
 // resetMFA removes a user's factors, recovery codes, trusted browsers and
 // enrollment requests, through tx.

@@ -64,6 +64,9 @@ const (
 	UserOrderEmail       UserOrderField = "EMAIL"
 	UserOrderCreatedAt   UserOrderField = "CREATED_AT"
 	UserOrderLastLoginAt UserOrderField = "LAST_LOGIN_AT"
+	UserOrderLastMFAAt   UserOrderField = "LAST_MFA_AT"
+	UserOrderMFAEnrolled UserOrderField = "MFA_ENROLLED"
+	UserOrderMFARequired UserOrderField = "MFA_REQUIRED"
 )
 
 // UserFilter narrows a user list. Empty fields do not filter.
@@ -73,6 +76,13 @@ type UserFilter struct {
 	CompanyID string
 	UserType  string
 	Status    UserStatus
+	// MFAEnrolled filters on having an active factor; FactorType on having
+	// one of that type.
+	MFAEnrolled *bool
+	FactorType  string
+	// MFARequired filters on the effective policy (resolved in mfa, not in
+	// SQL).
+	MFARequired *bool
 }
 
 // Page is an offset window over a sorted list.

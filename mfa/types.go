@@ -69,6 +69,9 @@ type User struct {
 	LastMFAAt      *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	// MFAEnrolled is true when the user has an active factor (filled by
+	// reads; never written).
+	MFAEnrolled bool
 }
 
 // Can reports whether the user holds p, directly or through

@@ -292,7 +292,61 @@ func (s *Service) Users(ctx context.Context, v *Viewer, f UserFilter, order User
 	if order == "" {
 		order = UserOrderUsername
 	}
-	return s.store.Users(ctx, UserQuery{OrganizationID: v.User.OrganizationID, Filter: f, OrderBy: order, Desc: desc, Page: p})
+	q := UserQuery{OrganizationID: v.User.OrganizationID, Filter: f, OrderBy: order, Desc: desc, Page: p}
+	if f.MFARequired == nil && order != UserOrderMFARequired {
+		return s.store.Users(ctx, q)
+	}
+	return s.usersByRequirement(ctx, q)
+}
+
+// usersByRequirement filters or sorts on mfaRequired, which depends on
+// policy resolution, so it runs over the matching users in memory. The
+// other filters still narrow the set in SQL first.
+func (s *Service) usersByRequirement(ctx context.Context, q UserQuery) ([]User, int, error) {
+	page := q.Page
+	q.Page, q.OrderBy = Page{Limit: maxUsersInMemory}, UserOrderUsername
+	if q.Filter.MFARequired == nil {
+		q.Desc = false
+	}
+	all, _, err := s.store.Users(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	var kept, required []User
+	for i := range all {
+		req, err := s.MFARequired(ctx, &all[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		if q.Filter.MFARequired != nil && req != *q.Filter.MFARequired {
+			continue
+		}
+		if req {
+			required = append(required, all[i])
+		} else {
+			kept = append(kept, all[i])
+		}
+	}
+	// Sorted by requirement (not required first, ascending), then username.
+	out := append(kept, required...)
+	if q.Desc {
+		out = append(required, kept...)
+	}
+	total := len(out)
+	lo, hi := min(page.Offset, total), min(page.Offset+page.Limit, total)
+	return out[lo:hi], total, nil
+}
+
+// maxUsersInMemory bounds the in-memory mfaRequired filter.
+const maxUsersInMemory = 10000
+
+// MFARequired reports whether MFA is required for the user and enforced now.
+func (s *Service) MFARequired(ctx context.Context, u *User) (bool, error) {
+	pol, err := s.effectivePolicy(ctx, s.store, u)
+	if err != nil {
+		return false, err
+	}
+	return pol.Enforced(s.now()), nil
 }
 
 // CreateCompany adds a company to the viewer's organization.

@@ -203,7 +203,12 @@ var userOrderColumns = map[mfa.UserOrderField]string{
 	mfa.UserOrderEmail:       "users.email",
 	mfa.UserOrderCreatedAt:   "users.created_at",
 	mfa.UserOrderLastLoginAt: "users.last_login_at",
+	mfa.UserOrderLastMFAAt:   "users.last_mfa_at",
+	mfa.UserOrderMFAEnrolled: "mfa_enrolled",
 }
+
+// mfaEnrolledSQL is true when the user has an active enrollment.
+const mfaEnrolledSQL = "EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = users.id AND e.status = 'ACTIVE')"
 
 // likeEscaper escapes LIKE wildcards with '!', which needs no quoting on
 // either engine.
@@ -229,6 +234,16 @@ func (s *Store) Users(ctx context.Context, q mfa.UserQuery) ([]mfa.User, int, er
 	if f.Status != "" {
 		db = db.Where("users.status = ?", string(f.Status))
 	}
+	if f.MFAEnrolled != nil {
+		if *f.MFAEnrolled {
+			db = db.Where(mfaEnrolledSQL)
+		} else {
+			db = db.Where("NOT " + mfaEnrolledSQL)
+		}
+	}
+	if f.FactorType != "" {
+		db = db.Where("EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = users.id AND e.status = 'ACTIVE' AND e.factor_type = ?)", f.FactorType)
+	}
 	var total int64
 	if err := db.Count(&total).Error; err != nil {
 		return nil, 0, err
@@ -241,17 +256,24 @@ func (s *Store) Users(ctx context.Context, q mfa.UserQuery) ([]mfa.User, int, er
 	if q.Desc {
 		dir = " DESC"
 	}
-	var rows []user
-	err := db.Select("users.*").Order(col + dir).Order("users.id" + dir).
+	var rows []userWithMFA
+	err := db.Select("users.*, " + mfaEnrolledSQL + " AS mfa_enrolled").Order(col + dir).Order("users.id" + dir).
 		Offset(q.Page.Offset).Limit(q.Page.Limit).Find(&rows).Error
 	if err != nil {
 		return nil, 0, err
 	}
 	out := make([]mfa.User, len(rows))
 	for i := range rows {
-		out[i] = *rows[i].toMFA()
+		out[i] = *rows[i].User.toMFA()
+		out[i].MFAEnrolled = rows[i].MFAEnrolled
 	}
 	return out, int(total), nil
+}
+
+// userWithMFA is a user row read with its computed enrollment flag.
+type userWithMFA struct {
+	User        user `gorm:"embedded"`
+	MFAEnrolled bool `gorm:"column:mfa_enrolled;->"`
 }
 
 // RecordLoginFailure runs as three single-row updates so each is atomic on

@@ -282,6 +282,29 @@ func (ec *executionContext) fieldContext_LoginPayload_trustBrowserOffered(_ cont
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _LoginPayload_requestedFactorTypes(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginPayload_requestedFactorTypes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedFactorTypes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOID2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoginPayload_requestedFactorTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "ID")
+}
+
 func (ec *executionContext) _LogoutPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.LogoutPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -516,6 +539,11 @@ func (ec *executionContext) _LoginPayload(ctx context.Context, sel ast.Selection
 		case "trustBrowserOffered":
 			out.Values[i] = ec._LoginPayload_trustBrowserOffered(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestedFactorTypes":
+			out.Values[i] = ec._LoginPayload_requestedFactorTypes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

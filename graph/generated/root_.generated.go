@@ -24,9 +24,11 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AuditEvent() AuditEventResolver
+	EffectivePolicy() EffectivePolicyResolver
 	Enrollment() EnrollmentResolver
 	FactorType() FactorTypeResolver
 	Mutation() MutationResolver
+	PolicyScope() PolicyScopeResolver
 	Query() QueryResolver
 	User() UserResolver
 	AuditFilter() AuditFilterResolver
@@ -93,6 +95,24 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	EffectivePolicy struct {
+		AllowPasswordless        func(childComplexity int) int
+		AllowPasswordlessSource  func(childComplexity int) int
+		AllowedFactorTypes       func(childComplexity int) int
+		AllowedFactorTypesSource func(childComplexity int) int
+		EnforceFrom              func(childComplexity int) int
+		EnforceFromSource        func(childComplexity int) int
+		Enforced                 func(childComplexity int) int
+		LockoutMinutes           func(childComplexity int) int
+		LockoutMinutesSource     func(childComplexity int) int
+		MaxFailedAttempts        func(childComplexity int) int
+		MaxFailedAttemptsSource  func(childComplexity int) int
+		Mode                     func(childComplexity int) int
+		ModeSource               func(childComplexity int) int
+		TrustedBrowserDays       func(childComplexity int) int
+		TrustedBrowserDaysSource func(childComplexity int) int
+	}
+
 	Enrollment struct {
 		CreatedAt  func(childComplexity int) int
 		FactorType func(childComplexity int) int
@@ -107,6 +127,15 @@ type ComplexityRoot struct {
 		Enrollment func(childComplexity int) int
 	}
 
+	EnrollmentRequest struct {
+		CreatedAt  func(childComplexity int) int
+		FactorType func(childComplexity int) int
+	}
+
+	EnrollmentRequestPayload struct {
+		Request func(childComplexity int) int
+	}
+
 	FactorType struct {
 		Capabilities func(childComplexity int) int
 		DisplayName  func(childComplexity int) int
@@ -116,39 +145,60 @@ type ComplexityRoot struct {
 	}
 
 	LoginPayload struct {
-		AllowedFactorTypes  func(childComplexity int) int
-		EnforceFrom         func(childComplexity int) int
-		Factors             func(childComplexity int) int
-		Status              func(childComplexity int) int
-		Ticket              func(childComplexity int) int
-		TicketExpiresAt     func(childComplexity int) int
-		Token               func(childComplexity int) int
-		TrustBrowserOffered func(childComplexity int) int
-		User                func(childComplexity int) int
+		AllowedFactorTypes   func(childComplexity int) int
+		EnforceFrom          func(childComplexity int) int
+		Factors              func(childComplexity int) int
+		RequestedFactorTypes func(childComplexity int) int
+		Status               func(childComplexity int) int
+		Ticket               func(childComplexity int) int
+		TicketExpiresAt      func(childComplexity int) int
+		Token                func(childComplexity int) int
+		TrustBrowserOffered  func(childComplexity int) int
+		User                 func(childComplexity int) int
 	}
 
 	LogoutPayload struct {
 		Ok func(childComplexity int) int
 	}
 
+	MfaStat struct {
+		Enrolled func(childComplexity int) int
+		Pending  func(childComplexity int) int
+		Required func(childComplexity int) int
+		UserType func(childComplexity int) int
+		Users    func(childComplexity int) int
+	}
+
 	Mutation struct {
-		BeginEnrollment         func(childComplexity int, input model.BeginEnrollmentInput) int
-		BeginVerification       func(childComplexity int, input model.BeginVerificationInput) int
-		ChangePassword          func(childComplexity int, input model.ChangePasswordInput) int
-		CompleteEnrollment      func(childComplexity int, input model.CompleteEnrollmentInput) int
-		CreateCompany           func(childComplexity int, input model.CreateCompanyInput) int
-		CreateUser              func(childComplexity int, input mfa.CreateUserInput) int
-		DeactivateUser          func(childComplexity int, input model.UserIDInput) int
-		Login                   func(childComplexity int, input model.LoginInput) int
-		Logout                  func(childComplexity int) int
-		LogoutEverywhere        func(childComplexity int) int
-		ReactivateUser          func(childComplexity int, input model.UserIDInput) int
-		RegenerateRecoveryCodes func(childComplexity int) int
-		RemoveEnrollment        func(childComplexity int, input model.RemoveEnrollmentInput) int
-		RenameEnrollment        func(childComplexity int, input model.RenameEnrollmentInput) int
-		UnlockUser              func(childComplexity int, input model.UserIDInput) int
-		UpdateUser              func(childComplexity int, input mfa.UpdateUserInput) int
-		VerifyFactor            func(childComplexity int, input model.VerifyFactorInput) int
+		BeginEnrollment          func(childComplexity int, input model.BeginEnrollmentInput) int
+		BeginVerification        func(childComplexity int, input model.BeginVerificationInput) int
+		CancelEnrollmentRequest  func(childComplexity int, input model.EnrollmentRequestInput) int
+		ChangePassword           func(childComplexity int, input model.ChangePasswordInput) int
+		ClearPolicy              func(childComplexity int, input model.ClearPolicyInput) int
+		CompleteEnrollment       func(childComplexity int, input model.CompleteEnrollmentInput) int
+		CreateCompany            func(childComplexity int, input model.CreateCompanyInput) int
+		CreateUser               func(childComplexity int, input mfa.CreateUserInput) int
+		DeactivateUser           func(childComplexity int, input model.UserIDInput) int
+		Login                    func(childComplexity int, input model.LoginInput) int
+		Logout                   func(childComplexity int) int
+		LogoutEverywhere         func(childComplexity int) int
+		ReactivateUser           func(childComplexity int, input model.UserIDInput) int
+		RegenerateRecoveryCodes  func(childComplexity int) int
+		RemoveEnrollment         func(childComplexity int, input model.RemoveEnrollmentInput) int
+		RemoveUserEnrollment     func(childComplexity int, input model.RemoveUserEnrollmentInput) int
+		RenameEnrollment         func(childComplexity int, input model.RenameEnrollmentInput) int
+		RequestEnrollment        func(childComplexity int, input model.EnrollmentRequestInput) int
+		ResetUserMfa             func(childComplexity int, input model.UserIDInput) int
+		RevokeAllTrustedBrowsers func(childComplexity int, input *model.RevokeAllTrustedBrowsersInput) int
+		RevokeTrustedBrowser     func(childComplexity int, input model.RevokeTrustedBrowserInput) int
+		SetPolicy                func(childComplexity int, input model.SetPolicyInput) int
+		UnlockUser               func(childComplexity int, input model.UserIDInput) int
+		UpdateUser               func(childComplexity int, input mfa.UpdateUserInput) int
+		VerifyFactor             func(childComplexity int, input model.VerifyFactorInput) int
+	}
+
+	OkPayload struct {
+		Ok func(childComplexity int) int
 	}
 
 	Organization struct {
@@ -165,14 +215,41 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	Policy struct {
+		AllowPasswordless  func(childComplexity int) int
+		AllowedFactorTypes func(childComplexity int) int
+		EnforceFrom        func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LockoutMinutes     func(childComplexity int) int
+		MaxFailedAttempts  func(childComplexity int) int
+		Mode               func(childComplexity int) int
+		Scope              func(childComplexity int) int
+		TrustedBrowserDays func(childComplexity int) int
+		UpdatedAt          func(childComplexity int) int
+	}
+
+	PolicyScope struct {
+		CompanyID func(childComplexity int) int
+		Level     func(childComplexity int) int
+		UserID    func(childComplexity int) int
+		UserType  func(childComplexity int) int
+	}
+
 	Query struct {
-		AuditEvents   func(childComplexity int, first *int, after *string, filter *mfa.AuditFilter) int
-		Companies     func(childComplexity int) int
-		FactorTypes   func(childComplexity int) int
-		MyEnrollments func(childComplexity int) int
-		User          func(childComplexity int, id string) int
-		Users         func(childComplexity int, first *int, after *string, filter *mfa.UserFilter, orderBy *model.UserOrder) int
-		Viewer        func(childComplexity int) int
+		AuditEvents         func(childComplexity int, first *int, after *string, filter *mfa.AuditFilter) int
+		Companies           func(childComplexity int) int
+		EffectivePolicy     func(childComplexity int, userID string) int
+		EnrolledUsers       func(childComplexity int, first *int, after *string, filter *mfa.UserFilter) int
+		FactorTypes         func(childComplexity int) int
+		MfaStats            func(childComplexity int) int
+		MyEnrollments       func(childComplexity int) int
+		MyTrustedBrowsers   func(childComplexity int) int
+		Policies            func(childComplexity int, filter *model.PolicyFilter) int
+		User                func(childComplexity int, id string) int
+		UserEnrollments     func(childComplexity int, userID string) int
+		UserTrustedBrowsers func(childComplexity int, userID string) int
+		Users               func(childComplexity int, first *int, after *string, filter *mfa.UserFilter, orderBy *model.UserOrder) int
+		Viewer              func(childComplexity int) int
 	}
 
 	RecoveryCodesPayload struct {
@@ -183,25 +260,42 @@ type ComplexityRoot struct {
 		EnrollmentID func(childComplexity int) int
 	}
 
+	SetPolicyPayload struct {
+		Policy func(childComplexity int) int
+	}
+
+	TrustedBrowser struct {
+		CreatedAt  func(childComplexity int) int
+		ExpiresAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		IP         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		UserAgent  func(childComplexity int) int
+	}
+
 	UpdateUserPayload struct {
 		User func(childComplexity int) int
 	}
 
 	User struct {
-		Company           func(childComplexity int) int
-		CreatedAt         func(childComplexity int) int
-		DisplayName       func(childComplexity int) int
-		Email             func(childComplexity int) int
-		ID                func(childComplexity int) int
-		LastLoginAt       func(childComplexity int) int
-		LastMFAAt         func(childComplexity int) int
-		Locked            func(childComplexity int) int
-		Organization      func(childComplexity int) int
-		Permissions       func(childComplexity int) int
-		RecoveryCodesLeft func(childComplexity int) int
-		Status            func(childComplexity int) int
-		UserType          func(childComplexity int) int
-		Username          func(childComplexity int) int
+		Company            func(childComplexity int) int
+		CreatedAt          func(childComplexity int) int
+		DisplayName        func(childComplexity int) int
+		Email              func(childComplexity int) int
+		EnrollmentRequests func(childComplexity int) int
+		FactorTypes        func(childComplexity int) int
+		ID                 func(childComplexity int) int
+		LastLoginAt        func(childComplexity int) int
+		LastMFAAt          func(childComplexity int) int
+		Locked             func(childComplexity int) int
+		MfaEnrolled        func(childComplexity int) int
+		MfaRequired        func(childComplexity int) int
+		Organization       func(childComplexity int) int
+		Permissions        func(childComplexity int) int
+		RecoveryCodesLeft  func(childComplexity int) int
+		Status             func(childComplexity int) int
+		UserType           func(childComplexity int) int
+		Username           func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -407,6 +501,97 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateUserPayload.User(childComplexity), true
 
+	case "EffectivePolicy.allowPasswordless":
+		if e.ComplexityRoot.EffectivePolicy.AllowPasswordless == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.AllowPasswordless(childComplexity), true
+	case "EffectivePolicy.allowPasswordlessSource":
+		if e.ComplexityRoot.EffectivePolicy.AllowPasswordlessSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.AllowPasswordlessSource(childComplexity), true
+	case "EffectivePolicy.allowedFactorTypes":
+		if e.ComplexityRoot.EffectivePolicy.AllowedFactorTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.AllowedFactorTypes(childComplexity), true
+	case "EffectivePolicy.allowedFactorTypesSource":
+		if e.ComplexityRoot.EffectivePolicy.AllowedFactorTypesSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.AllowedFactorTypesSource(childComplexity), true
+	case "EffectivePolicy.enforceFrom":
+		if e.ComplexityRoot.EffectivePolicy.EnforceFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.EnforceFrom(childComplexity), true
+	case "EffectivePolicy.enforceFromSource":
+		if e.ComplexityRoot.EffectivePolicy.EnforceFromSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.EnforceFromSource(childComplexity), true
+	case "EffectivePolicy.enforced":
+		if e.ComplexityRoot.EffectivePolicy.Enforced == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.Enforced(childComplexity), true
+	case "EffectivePolicy.lockoutMinutes":
+		if e.ComplexityRoot.EffectivePolicy.LockoutMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.LockoutMinutes(childComplexity), true
+	case "EffectivePolicy.lockoutMinutesSource":
+		if e.ComplexityRoot.EffectivePolicy.LockoutMinutesSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.LockoutMinutesSource(childComplexity), true
+	case "EffectivePolicy.maxFailedAttempts":
+		if e.ComplexityRoot.EffectivePolicy.MaxFailedAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.MaxFailedAttempts(childComplexity), true
+	case "EffectivePolicy.maxFailedAttemptsSource":
+		if e.ComplexityRoot.EffectivePolicy.MaxFailedAttemptsSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.MaxFailedAttemptsSource(childComplexity), true
+	case "EffectivePolicy.mode":
+		if e.ComplexityRoot.EffectivePolicy.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.Mode(childComplexity), true
+	case "EffectivePolicy.modeSource":
+		if e.ComplexityRoot.EffectivePolicy.ModeSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.ModeSource(childComplexity), true
+	case "EffectivePolicy.trustedBrowserDays":
+		if e.ComplexityRoot.EffectivePolicy.TrustedBrowserDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.TrustedBrowserDays(childComplexity), true
+	case "EffectivePolicy.trustedBrowserDaysSource":
+		if e.ComplexityRoot.EffectivePolicy.TrustedBrowserDaysSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.TrustedBrowserDaysSource(childComplexity), true
+
 	case "Enrollment.createdAt":
 		if e.ComplexityRoot.Enrollment.CreatedAt == nil {
 			break
@@ -457,6 +642,26 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnrollmentPayload.Enrollment(childComplexity), true
 
+	case "EnrollmentRequest.createdAt":
+		if e.ComplexityRoot.EnrollmentRequest.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRequest.CreatedAt(childComplexity), true
+	case "EnrollmentRequest.factorType":
+		if e.ComplexityRoot.EnrollmentRequest.FactorType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRequest.FactorType(childComplexity), true
+
+	case "EnrollmentRequestPayload.request":
+		if e.ComplexityRoot.EnrollmentRequestPayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentRequestPayload.Request(childComplexity), true
+
 	case "FactorType.capabilities":
 		if e.ComplexityRoot.FactorType.Capabilities == nil {
 			break
@@ -506,6 +711,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LoginPayload.Factors(childComplexity), true
+	case "LoginPayload.requestedFactorTypes":
+		if e.ComplexityRoot.LoginPayload.RequestedFactorTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.RequestedFactorTypes(childComplexity), true
 	case "LoginPayload.status":
 		if e.ComplexityRoot.LoginPayload.Status == nil {
 			break
@@ -550,6 +761,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.LogoutPayload.Ok(childComplexity), true
 
+	case "MfaStat.enrolled":
+		if e.ComplexityRoot.MfaStat.Enrolled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaStat.Enrolled(childComplexity), true
+	case "MfaStat.pending":
+		if e.ComplexityRoot.MfaStat.Pending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaStat.Pending(childComplexity), true
+	case "MfaStat.required":
+		if e.ComplexityRoot.MfaStat.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaStat.Required(childComplexity), true
+	case "MfaStat.userType":
+		if e.ComplexityRoot.MfaStat.UserType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaStat.UserType(childComplexity), true
+	case "MfaStat.users":
+		if e.ComplexityRoot.MfaStat.Users == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MfaStat.Users(childComplexity), true
+
 	case "Mutation.beginEnrollment":
 		if e.ComplexityRoot.Mutation.BeginEnrollment == nil {
 			break
@@ -572,6 +814,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BeginVerification(childComplexity, args["input"].(model.BeginVerificationInput)), true
+	case "Mutation.cancelEnrollmentRequest":
+		if e.ComplexityRoot.Mutation.CancelEnrollmentRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelEnrollmentRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelEnrollmentRequest(childComplexity, args["input"].(model.EnrollmentRequestInput)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -583,6 +836,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(model.ChangePasswordInput)), true
+	case "Mutation.clearPolicy":
+		if e.ComplexityRoot.Mutation.ClearPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_clearPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClearPolicy(childComplexity, args["input"].(model.ClearPolicyInput)), true
 	case "Mutation.completeEnrollment":
 		if e.ComplexityRoot.Mutation.CompleteEnrollment == nil {
 			break
@@ -678,6 +942,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveEnrollment(childComplexity, args["input"].(model.RemoveEnrollmentInput)), true
+	case "Mutation.removeUserEnrollment":
+		if e.ComplexityRoot.Mutation.RemoveUserEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removeUserEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemoveUserEnrollment(childComplexity, args["input"].(model.RemoveUserEnrollmentInput)), true
 	case "Mutation.renameEnrollment":
 		if e.ComplexityRoot.Mutation.RenameEnrollment == nil {
 			break
@@ -689,6 +964,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RenameEnrollment(childComplexity, args["input"].(model.RenameEnrollmentInput)), true
+	case "Mutation.requestEnrollment":
+		if e.ComplexityRoot.Mutation.RequestEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestEnrollment(childComplexity, args["input"].(model.EnrollmentRequestInput)), true
+	case "Mutation.resetUserMfa":
+		if e.ComplexityRoot.Mutation.ResetUserMfa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetUserMfa_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetUserMfa(childComplexity, args["input"].(model.UserIDInput)), true
+	case "Mutation.revokeAllTrustedBrowsers":
+		if e.ComplexityRoot.Mutation.RevokeAllTrustedBrowsers == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeAllTrustedBrowsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAllTrustedBrowsers(childComplexity, args["input"].(*model.RevokeAllTrustedBrowsersInput)), true
+	case "Mutation.revokeTrustedBrowser":
+		if e.ComplexityRoot.Mutation.RevokeTrustedBrowser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeTrustedBrowser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeTrustedBrowser(childComplexity, args["input"].(model.RevokeTrustedBrowserInput)), true
+	case "Mutation.setPolicy":
+		if e.ComplexityRoot.Mutation.SetPolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setPolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetPolicy(childComplexity, args["input"].(model.SetPolicyInput)), true
 	case "Mutation.unlockUser":
 		if e.ComplexityRoot.Mutation.UnlockUser == nil {
 			break
@@ -722,6 +1052,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VerifyFactor(childComplexity, args["input"].(model.VerifyFactorInput)), true
+
+	case "OkPayload.ok":
+		if e.ComplexityRoot.OkPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OkPayload.Ok(childComplexity), true
 
 	case "Organization.createdAt":
 		if e.ComplexityRoot.Organization.CreatedAt == nil {
@@ -773,6 +1110,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "Policy.allowPasswordless":
+		if e.ComplexityRoot.Policy.AllowPasswordless == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.AllowPasswordless(childComplexity), true
+	case "Policy.allowedFactorTypes":
+		if e.ComplexityRoot.Policy.AllowedFactorTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.AllowedFactorTypes(childComplexity), true
+	case "Policy.enforceFrom":
+		if e.ComplexityRoot.Policy.EnforceFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.EnforceFrom(childComplexity), true
+	case "Policy.id":
+		if e.ComplexityRoot.Policy.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.ID(childComplexity), true
+	case "Policy.lockoutMinutes":
+		if e.ComplexityRoot.Policy.LockoutMinutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.LockoutMinutes(childComplexity), true
+	case "Policy.maxFailedAttempts":
+		if e.ComplexityRoot.Policy.MaxFailedAttempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.MaxFailedAttempts(childComplexity), true
+	case "Policy.mode":
+		if e.ComplexityRoot.Policy.Mode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Mode(childComplexity), true
+	case "Policy.scope":
+		if e.ComplexityRoot.Policy.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.Scope(childComplexity), true
+	case "Policy.trustedBrowserDays":
+		if e.ComplexityRoot.Policy.TrustedBrowserDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.TrustedBrowserDays(childComplexity), true
+	case "Policy.updatedAt":
+		if e.ComplexityRoot.Policy.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.UpdatedAt(childComplexity), true
+
+	case "PolicyScope.companyId":
+		if e.ComplexityRoot.PolicyScope.CompanyID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.CompanyID(childComplexity), true
+	case "PolicyScope.level":
+		if e.ComplexityRoot.PolicyScope.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.Level(childComplexity), true
+	case "PolicyScope.userId":
+		if e.ComplexityRoot.PolicyScope.UserID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.UserID(childComplexity), true
+	case "PolicyScope.userType":
+		if e.ComplexityRoot.PolicyScope.UserType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyScope.UserType(childComplexity), true
+
 	case "Query.auditEvents":
 		if e.ComplexityRoot.Query.AuditEvents == nil {
 			break
@@ -790,6 +1213,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Companies(childComplexity), true
+	case "Query.effectivePolicy":
+		if e.ComplexityRoot.Query.EffectivePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Query_effectivePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EffectivePolicy(childComplexity, args["userId"].(string)), true
+	case "Query.enrolledUsers":
+		if e.ComplexityRoot.Query.EnrolledUsers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_enrolledUsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.EnrolledUsers(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*mfa.UserFilter)), true
 	case "Query.factorTypes":
 		if e.ComplexityRoot.Query.FactorTypes == nil {
 			break
@@ -797,12 +1242,35 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.FactorTypes(childComplexity), true
 
+	case "Query.mfaStats":
+		if e.ComplexityRoot.Query.MfaStats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MfaStats(childComplexity), true
 	case "Query.myEnrollments":
 		if e.ComplexityRoot.Query.MyEnrollments == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.MyEnrollments(childComplexity), true
+	case "Query.myTrustedBrowsers":
+		if e.ComplexityRoot.Query.MyTrustedBrowsers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyTrustedBrowsers(childComplexity), true
+	case "Query.policies":
+		if e.ComplexityRoot.Query.Policies == nil {
+			break
+		}
+
+		args, err := ec.field_Query_policies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Policies(childComplexity, args["filter"].(*model.PolicyFilter)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -814,6 +1282,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.User(childComplexity, args["id"].(string)), true
+	case "Query.userEnrollments":
+		if e.ComplexityRoot.Query.UserEnrollments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_userEnrollments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.UserEnrollments(childComplexity, args["userId"].(string)), true
+	case "Query.userTrustedBrowsers":
+		if e.ComplexityRoot.Query.UserTrustedBrowsers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_userTrustedBrowsers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.UserTrustedBrowsers(childComplexity, args["userId"].(string)), true
 	case "Query.users":
 		if e.ComplexityRoot.Query.Users == nil {
 			break
@@ -846,6 +1336,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RemoveEnrollmentPayload.EnrollmentID(childComplexity), true
 
+	case "SetPolicyPayload.policy":
+		if e.ComplexityRoot.SetPolicyPayload.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetPolicyPayload.Policy(childComplexity), true
+
+	case "TrustedBrowser.createdAt":
+		if e.ComplexityRoot.TrustedBrowser.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedBrowser.CreatedAt(childComplexity), true
+	case "TrustedBrowser.expiresAt":
+		if e.ComplexityRoot.TrustedBrowser.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedBrowser.ExpiresAt(childComplexity), true
+	case "TrustedBrowser.id":
+		if e.ComplexityRoot.TrustedBrowser.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedBrowser.ID(childComplexity), true
+	case "TrustedBrowser.ip":
+		if e.ComplexityRoot.TrustedBrowser.IP == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedBrowser.IP(childComplexity), true
+	case "TrustedBrowser.lastUsedAt":
+		if e.ComplexityRoot.TrustedBrowser.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedBrowser.LastUsedAt(childComplexity), true
+	case "TrustedBrowser.userAgent":
+		if e.ComplexityRoot.TrustedBrowser.UserAgent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TrustedBrowser.UserAgent(childComplexity), true
+
 	case "UpdateUserPayload.user":
 		if e.ComplexityRoot.UpdateUserPayload.User == nil {
 			break
@@ -877,6 +1411,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Email(childComplexity), true
+	case "User.enrollmentRequests":
+		if e.ComplexityRoot.User.EnrollmentRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.EnrollmentRequests(childComplexity), true
+	case "User.factorTypes":
+		if e.ComplexityRoot.User.FactorTypes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.FactorTypes(childComplexity), true
 	case "User.id":
 		if e.ComplexityRoot.User.ID == nil {
 			break
@@ -901,6 +1447,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Locked(childComplexity), true
+	case "User.mfaEnrolled":
+		if e.ComplexityRoot.User.MfaEnrolled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MfaEnrolled(childComplexity), true
+	case "User.mfaRequired":
+		if e.ComplexityRoot.User.MfaRequired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MfaRequired(childComplexity), true
 	case "User.organization":
 		if e.ComplexityRoot.User.Organization == nil {
 			break
@@ -1015,12 +1573,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("BeginEnrollmentInput", ec.unmarshalInputBeginEnrollmentInput),
 			graphql.NewInputUnmarshaler("BeginVerificationInput", ec.unmarshalInputBeginVerificationInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
+			graphql.NewInputUnmarshaler("ClearPolicyInput", ec.unmarshalInputClearPolicyInput),
 			graphql.NewInputUnmarshaler("CompleteEnrollmentInput", ec.unmarshalInputCompleteEnrollmentInput),
 			graphql.NewInputUnmarshaler("CreateCompanyInput", ec.unmarshalInputCreateCompanyInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("EnrollmentRequestInput", ec.unmarshalInputEnrollmentRequestInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
+			graphql.NewInputUnmarshaler("PolicyFilter", ec.unmarshalInputPolicyFilter),
+			graphql.NewInputUnmarshaler("PolicyScopeInput", ec.unmarshalInputPolicyScopeInput),
 			graphql.NewInputUnmarshaler("RemoveEnrollmentInput", ec.unmarshalInputRemoveEnrollmentInput),
+			graphql.NewInputUnmarshaler("RemoveUserEnrollmentInput", ec.unmarshalInputRemoveUserEnrollmentInput),
 			graphql.NewInputUnmarshaler("RenameEnrollmentInput", ec.unmarshalInputRenameEnrollmentInput),
+			graphql.NewInputUnmarshaler("RevokeAllTrustedBrowsersInput", ec.unmarshalInputRevokeAllTrustedBrowsersInput),
+			graphql.NewInputUnmarshaler("RevokeTrustedBrowserInput", ec.unmarshalInputRevokeTrustedBrowserInput),
+			graphql.NewInputUnmarshaler("SetPolicyInput", ec.unmarshalInputSetPolicyInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserIdInput", ec.unmarshalInputUserIdInput),
@@ -1348,6 +1914,195 @@ extend type Mutation {
   regenerateRecoveryCodes: RecoveryCodesPayload! @auth
 }
 `, BuiltIn: false},
+	{Name: "../schema/policies.graphqls", Input: `enum MfaMode {
+  "MFA is neither offered nor asked; existing factors stay dormant."
+  DISABLED
+  "Users may enrol; those who did are asked for a factor."
+  OPTIONAL
+  "Everyone must use a factor (from enforceFrom on)."
+  REQUIRED
+}
+
+"How specific a policy scope is; user beats company + user type beats company beats user type beats organization."
+enum ScopeLevel {
+  USER
+  COMPANY_USER_TYPE
+  COMPANY
+  USER_TYPE
+  ORGANIZATION
+  "No policy sets the value: the built-in default."
+  DEFAULT
+}
+
+"All empty: the whole organization."
+input PolicyScopeInput {
+  companyId: ID
+  userType: String
+  userId: ID
+}
+
+type PolicyScope {
+  level: ScopeLevel!
+  companyId: ID
+  userType: String
+  userId: ID
+}
+
+"A scope's settings; null values inherit from broader scopes."
+type Policy {
+  id: ID!
+  scope: PolicyScope!
+  mode: MfaMode
+  allowedFactorTypes: [ID!]
+  enforceFrom: Time
+  trustedBrowserDays: Int
+  maxFailedAttempts: Int
+  lockoutMinutes: Int
+  allowPasswordless: Boolean
+  updatedAt: Time!
+}
+
+input SetPolicyInput {
+  scope: PolicyScopeInput!
+  mode: MfaMode
+  allowedFactorTypes: [ID!]
+  "REQUIRED takes effect at this instant; before it the scope behaves as OPTIONAL."
+  enforceFrom: Time
+  "0 = browsers are never trusted. Default 180."
+  trustedBrowserDays: Int
+  maxFailedAttempts: Int
+  lockoutMinutes: Int
+  allowPasswordless: Boolean
+  "Required to switch a single user's MFA off when they have factors: it removes them."
+  confirmRemoveFactors: Boolean
+}
+
+type SetPolicyPayload {
+  policy: Policy!
+}
+
+input ClearPolicyInput {
+  scope: PolicyScopeInput!
+}
+
+type OkPayload {
+  ok: Boolean!
+}
+
+input PolicyFilter {
+  userId: ID
+  companyId: ID
+  userType: String
+}
+
+"What applies to one user, and the scope each value comes from."
+type EffectivePolicy {
+  mode: MfaMode!
+  modeSource: ScopeLevel!
+  "True when REQUIRED and past enforceFrom."
+  enforced: Boolean!
+  allowedFactorTypes: [ID!]!
+  allowedFactorTypesSource: ScopeLevel!
+  enforceFrom: Time
+  enforceFromSource: ScopeLevel!
+  trustedBrowserDays: Int!
+  trustedBrowserDaysSource: ScopeLevel!
+  maxFailedAttempts: Int!
+  maxFailedAttemptsSource: ScopeLevel!
+  lockoutMinutes: Int!
+  lockoutMinutesSource: ScopeLevel!
+  allowPasswordless: Boolean!
+  allowPasswordlessSource: ScopeLevel!
+}
+
+type TrustedBrowser {
+  id: ID!
+  ip: String!
+  userAgent: String!
+  createdAt: Time!
+  expiresAt: Time!
+  lastUsedAt: Time
+}
+
+input RevokeTrustedBrowserInput {
+  trustedBrowserId: ID!
+}
+
+input RevokeAllTrustedBrowsersInput {
+  "Another user's (MANAGE_USERS); omit for your own."
+  userId: ID
+}
+
+input EnrollmentRequestInput {
+  userId: ID!
+  factorType: ID!
+}
+
+type EnrollmentRequest {
+  factorType: ID!
+  createdAt: Time!
+}
+
+type EnrollmentRequestPayload {
+  request: EnrollmentRequest!
+}
+
+input RemoveUserEnrollmentInput {
+  enrollmentId: ID!
+}
+
+"MFA adoption for one user type."
+type MfaStat {
+  userType: String!
+  users: Int!
+  "Users for whom MFA is required (and enforced)."
+  required: Int!
+  "Users with at least one active factor."
+  enrolled: Int!
+  "Required but not enrolled yet."
+  pending: Int!
+}
+
+extend type User {
+  "Has at least one active factor."
+  mfaEnrolled: Boolean!
+  "MFA is required for the user and enforced now."
+  mfaRequired: Boolean!
+  "The types of the user's active factors."
+  factorTypes: [ID!]!
+  "Factor types an admin asked the user to set up."
+  enrollmentRequests: [EnrollmentRequest!]!
+}
+
+extend type LoginPayload {
+  "Factor types an admin asked the user to set up."
+  requestedFactorTypes: [ID!]
+}
+
+extend type Query {
+  policies(filter: PolicyFilter): [Policy!]! @auth(requires: MANAGE_USERS)
+  effectivePolicy(userId: ID!): EffectivePolicy! @auth
+  userEnrollments(userId: ID!): [Enrollment!]! @auth(requires: MANAGE_USERS)
+  enrolledUsers(first: Int, after: String, filter: UserFilter): UserConnection! @auth(requires: MANAGE_USERS)
+  mfaStats: [MfaStat!]! @auth(requires: MANAGE_USERS)
+  myTrustedBrowsers: [TrustedBrowser!]! @auth
+  userTrustedBrowsers(userId: ID!): [TrustedBrowser!]! @auth(requires: MANAGE_USERS)
+}
+
+extend type Mutation {
+  "Sets a scope's policy (MANAGE_ORGANIZATION any scope, MANAGE_USERS user scope). Applies at each user's next login."
+  setPolicy(input: SetPolicyInput!): SetPolicyPayload! @auth(requires: MANAGE_USERS)
+  clearPolicy(input: ClearPolicyInput!): OkPayload! @auth(requires: MANAGE_USERS)
+  removeUserEnrollment(input: RemoveUserEnrollmentInput!): RemoveEnrollmentPayload! @auth(requires: MANAGE_USERS)
+  "Removes all of a user's factors, recovery codes and trusted browsers."
+  resetUserMfa(input: UserIdInput!): UserPayload! @auth(requires: MANAGE_USERS)
+  "Asks the user to set up a factor type at their next login."
+  requestEnrollment(input: EnrollmentRequestInput!): EnrollmentRequestPayload! @auth(requires: MANAGE_USERS)
+  cancelEnrollmentRequest(input: EnrollmentRequestInput!): OkPayload! @auth(requires: MANAGE_USERS)
+  revokeTrustedBrowser(input: RevokeTrustedBrowserInput!): OkPayload! @auth
+  revokeAllTrustedBrowsers(input: RevokeAllTrustedBrowsersInput): OkPayload! @auth
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `# Twofold's GraphQL API. Conventions: mutations take one ` + "`" + `input` + "`" + ` and return
 # a payload; lists are Relay connections; errors carry extensions.code
 # (BAD_USER_INPUT, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, CONFLICT,
@@ -1436,6 +2191,10 @@ input UserFilter {
   companyId: ID
   userType: String
   status: UserStatus
+  mfaEnrolled: Boolean
+  mfaRequired: Boolean
+  "Users with an active factor of this type."
+  factorType: ID
 }
 
 enum UserOrderField {
@@ -1444,6 +2203,9 @@ enum UserOrderField {
   EMAIL
   CREATED_AT
   LAST_LOGIN_AT
+  LAST_MFA_AT
+  MFA_ENROLLED
+  MFA_REQUIRED
 }
 
 enum OrderDirection {
@@ -1638,6 +2400,42 @@ func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type CreateUserPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_EffectivePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mode":
+		return ec.fieldContext_EffectivePolicy_mode(ctx, field)
+	case "modeSource":
+		return ec.fieldContext_EffectivePolicy_modeSource(ctx, field)
+	case "enforced":
+		return ec.fieldContext_EffectivePolicy_enforced(ctx, field)
+	case "allowedFactorTypes":
+		return ec.fieldContext_EffectivePolicy_allowedFactorTypes(ctx, field)
+	case "allowedFactorTypesSource":
+		return ec.fieldContext_EffectivePolicy_allowedFactorTypesSource(ctx, field)
+	case "enforceFrom":
+		return ec.fieldContext_EffectivePolicy_enforceFrom(ctx, field)
+	case "enforceFromSource":
+		return ec.fieldContext_EffectivePolicy_enforceFromSource(ctx, field)
+	case "trustedBrowserDays":
+		return ec.fieldContext_EffectivePolicy_trustedBrowserDays(ctx, field)
+	case "trustedBrowserDaysSource":
+		return ec.fieldContext_EffectivePolicy_trustedBrowserDaysSource(ctx, field)
+	case "maxFailedAttempts":
+		return ec.fieldContext_EffectivePolicy_maxFailedAttempts(ctx, field)
+	case "maxFailedAttemptsSource":
+		return ec.fieldContext_EffectivePolicy_maxFailedAttemptsSource(ctx, field)
+	case "lockoutMinutes":
+		return ec.fieldContext_EffectivePolicy_lockoutMinutes(ctx, field)
+	case "lockoutMinutesSource":
+		return ec.fieldContext_EffectivePolicy_lockoutMinutesSource(ctx, field)
+	case "allowPasswordless":
+		return ec.fieldContext_EffectivePolicy_allowPasswordless(ctx, field)
+	case "allowPasswordlessSource":
+		return ec.fieldContext_EffectivePolicy_allowPasswordlessSource(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EffectivePolicy", field.Name)
+}
+
 func (ec *executionContext) childFields_Enrollment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1664,6 +2462,24 @@ func (ec *executionContext) childFields_EnrollmentPayload(ctx context.Context, f
 		return ec.fieldContext_EnrollmentPayload_enrollment(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EnrollmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "factorType":
+		return ec.fieldContext_EnrollmentRequest_factorType(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_EnrollmentRequest_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_EnrollmentRequestPayload_request(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRequestPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_FactorType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1702,6 +2518,8 @@ func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field 
 		return ec.fieldContext_LoginPayload_enforceFrom(ctx, field)
 	case "trustBrowserOffered":
 		return ec.fieldContext_LoginPayload_trustBrowserOffered(ctx, field)
+	case "requestedFactorTypes":
+		return ec.fieldContext_LoginPayload_requestedFactorTypes(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LoginPayload", field.Name)
 }
@@ -1712,6 +2530,30 @@ func (ec *executionContext) childFields_LogoutPayload(ctx context.Context, field
 		return ec.fieldContext_LogoutPayload_ok(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type LogoutPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_MfaStat(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "userType":
+		return ec.fieldContext_MfaStat_userType(ctx, field)
+	case "users":
+		return ec.fieldContext_MfaStat_users(ctx, field)
+	case "required":
+		return ec.fieldContext_MfaStat_required(ctx, field)
+	case "enrolled":
+		return ec.fieldContext_MfaStat_enrolled(ctx, field)
+	case "pending":
+		return ec.fieldContext_MfaStat_pending(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MfaStat", field.Name)
+}
+
+func (ec *executionContext) childFields_OkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_OkPayload_ok(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OkPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Organization(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1742,6 +2584,46 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_Policy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Policy_id(ctx, field)
+	case "scope":
+		return ec.fieldContext_Policy_scope(ctx, field)
+	case "mode":
+		return ec.fieldContext_Policy_mode(ctx, field)
+	case "allowedFactorTypes":
+		return ec.fieldContext_Policy_allowedFactorTypes(ctx, field)
+	case "enforceFrom":
+		return ec.fieldContext_Policy_enforceFrom(ctx, field)
+	case "trustedBrowserDays":
+		return ec.fieldContext_Policy_trustedBrowserDays(ctx, field)
+	case "maxFailedAttempts":
+		return ec.fieldContext_Policy_maxFailedAttempts(ctx, field)
+	case "lockoutMinutes":
+		return ec.fieldContext_Policy_lockoutMinutes(ctx, field)
+	case "allowPasswordless":
+		return ec.fieldContext_Policy_allowPasswordless(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Policy_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Policy", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyScope(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "level":
+		return ec.fieldContext_PolicyScope_level(ctx, field)
+	case "companyId":
+		return ec.fieldContext_PolicyScope_companyId(ctx, field)
+	case "userType":
+		return ec.fieldContext_PolicyScope_userType(ctx, field)
+	case "userId":
+		return ec.fieldContext_PolicyScope_userId(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyScope", field.Name)
+}
+
 func (ec *executionContext) childFields_RecoveryCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "recoveryCodes":
@@ -1756,6 +2638,32 @@ func (ec *executionContext) childFields_RemoveEnrollmentPayload(ctx context.Cont
 		return ec.fieldContext_RemoveEnrollmentPayload_enrollmentId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RemoveEnrollmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SetPolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policy":
+		return ec.fieldContext_SetPolicyPayload_policy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetPolicyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TrustedBrowser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_TrustedBrowser_id(ctx, field)
+	case "ip":
+		return ec.fieldContext_TrustedBrowser_ip(ctx, field)
+	case "userAgent":
+		return ec.fieldContext_TrustedBrowser_userAgent(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_TrustedBrowser_createdAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_TrustedBrowser_expiresAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_TrustedBrowser_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TrustedBrowser", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1796,6 +2704,14 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_createdAt(ctx, field)
 	case "recoveryCodesLeft":
 		return ec.fieldContext_User_recoveryCodesLeft(ctx, field)
+	case "mfaEnrolled":
+		return ec.fieldContext_User_mfaEnrolled(ctx, field)
+	case "mfaRequired":
+		return ec.fieldContext_User_mfaRequired(ctx, field)
+	case "factorTypes":
+		return ec.fieldContext_User_factorTypes(ctx, field)
+	case "enrollmentRequests":
+		return ec.fieldContext_User_enrollmentRequests(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }

@@ -57,6 +57,10 @@ type ChangePasswordPayload struct {
 	User *mfa.User `json:"user"`
 }
 
+type ClearPolicyInput struct {
+	Scope *PolicyScopeInput `json:"scope"`
+}
+
 type CompleteEnrollmentInput struct {
 	EnrollmentID string `json:"enrollmentId"`
 	// The client's proof: TOTP {"code": "123456"}; WebAuthn the PublicKeyCredential JSON.
@@ -89,6 +93,15 @@ type EnrollmentPayload struct {
 	Enrollment *mfa.Enrollment `json:"enrollment"`
 }
 
+type EnrollmentRequestInput struct {
+	UserID     string `json:"userId"`
+	FactorType string `json:"factorType"`
+}
+
+type EnrollmentRequestPayload struct {
+	Request *mfa.EnrollmentRequest `json:"request"`
+}
+
 type LoginInput struct {
 	// The organization's slug.
 	Organization string `json:"organization"`
@@ -117,6 +130,8 @@ type LoginPayload struct {
 	EnforceFrom *time.Time `json:"enforceFrom,omitempty"`
 	// Whether verifyFactor may trust this browser.
 	TrustBrowserOffered bool `json:"trustBrowserOffered"`
+	// Factor types an admin asked the user to set up.
+	RequestedFactorTypes []string `json:"requestedFactorTypes,omitempty"`
 }
 
 type LogoutPayload struct {
@@ -126,11 +141,28 @@ type LogoutPayload struct {
 type Mutation struct {
 }
 
+type OkPayload struct {
+	Ok bool `json:"ok"`
+}
+
 type PageInfo struct {
 	HasNextPage     bool    `json:"hasNextPage"`
 	HasPreviousPage bool    `json:"hasPreviousPage"`
 	StartCursor     *string `json:"startCursor,omitempty"`
 	EndCursor       *string `json:"endCursor,omitempty"`
+}
+
+type PolicyFilter struct {
+	UserID    *string `json:"userId,omitempty"`
+	CompanyID *string `json:"companyId,omitempty"`
+	UserType  *string `json:"userType,omitempty"`
+}
+
+// All empty: the whole organization.
+type PolicyScopeInput struct {
+	CompanyID *string `json:"companyId,omitempty"`
+	UserType  *string `json:"userType,omitempty"`
+	UserID    *string `json:"userId,omitempty"`
 }
 
 type Query struct {
@@ -149,9 +181,41 @@ type RemoveEnrollmentPayload struct {
 	EnrollmentID string `json:"enrollmentId"`
 }
 
+type RemoveUserEnrollmentInput struct {
+	EnrollmentID string `json:"enrollmentId"`
+}
+
 type RenameEnrollmentInput struct {
 	EnrollmentID string `json:"enrollmentId"`
 	Label        string `json:"label"`
+}
+
+type RevokeAllTrustedBrowsersInput struct {
+	// Another user's (MANAGE_USERS); omit for your own.
+	UserID *string `json:"userId,omitempty"`
+}
+
+type RevokeTrustedBrowserInput struct {
+	TrustedBrowserID string `json:"trustedBrowserId"`
+}
+
+type SetPolicyInput struct {
+	Scope              *PolicyScopeInput `json:"scope"`
+	Mode               *mfa.MfaMode      `json:"mode,omitempty"`
+	AllowedFactorTypes []string          `json:"allowedFactorTypes,omitempty"`
+	// REQUIRED takes effect at this instant; before it the scope behaves as OPTIONAL.
+	EnforceFrom *time.Time `json:"enforceFrom,omitempty"`
+	// 0 = browsers are never trusted. Default 180.
+	TrustedBrowserDays *int  `json:"trustedBrowserDays,omitempty"`
+	MaxFailedAttempts  *int  `json:"maxFailedAttempts,omitempty"`
+	LockoutMinutes     *int  `json:"lockoutMinutes,omitempty"`
+	AllowPasswordless  *bool `json:"allowPasswordless,omitempty"`
+	// Required to switch a single user's MFA off when they have factors: it removes them.
+	ConfirmRemoveFactors *bool `json:"confirmRemoveFactors,omitempty"`
+}
+
+type SetPolicyPayload struct {
+	Policy *mfa.Policy `json:"policy"`
 }
 
 type UpdateUserPayload struct {

@@ -1,0 +1,91 @@
+package mfa
+
+import (
+	"context"
+	"slices"
+)
+
+// MFAStat is MFA adoption for one user type.
+type MFAStat struct {
+	UserType string
+	Users    int
+	// Required: MFA is required and enforced; Enrolled: has a factor;
+	// Pending: required but not enrolled.
+	Required int
+	Enrolled int
+	Pending  int
+}
+
+// MFAStats counts, per user type, active users for whom MFA is required,
+// who are enrolled, and who are pending.
+func (s *Service) MFAStats(ctx context.Context, v *Viewer) ([]MFAStat, error) {
+	if !v.User.Can(PermissionManageUsers) {
+		return nil, errForbidden
+	}
+	users, _, err := s.store.Users(ctx, UserQuery{
+		OrganizationID: v.User.OrganizationID, Filter: UserFilter{Status: UserActive},
+		OrderBy: UserOrderUsername, Page: Page{Limit: maxUsersInMemory},
+	})
+	if err != nil {
+		return nil, err
+	}
+	byType := map[string]*MFAStat{}
+	for i := range users {
+		u := &users[i]
+		st := byType[u.UserType]
+		if st == nil {
+			st = &MFAStat{UserType: u.UserType}
+			byType[u.UserType] = st
+		}
+		required, err := s.MFARequired(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		st.Users++
+		if required {
+			st.Required++
+		}
+		if u.MFAEnrolled {
+			st.Enrolled++
+		} else if required {
+			st.Pending++
+		}
+	}
+	out := make([]MFAStat, 0, len(byType))
+	for _, st := range byType {
+		out = append(out, *st)
+	}
+	slices.SortFunc(out, func(a, b MFAStat) int { return compareStrings(a.UserType, b.UserType) })
+	return out, nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// FactorTypesOf lists the types of the user's active factors.
+func (s *Service) FactorTypesOf(ctx context.Context, u *User) ([]string, error) {
+	es, err := s.store.Enrollments(ctx, u.ID, EnrollmentActive)
+	if err != nil {
+		return nil, err
+	}
+	types := []string{}
+	for _, e := range es {
+		if !slices.Contains(types, e.FactorType) {
+			types = append(types, e.FactorType)
+		}
+	}
+	return types, nil
+}
+
+// EnrollmentRequestsOf lists the user's open enrollment requests (the
+// caller could already see the user).
+func (s *Service) EnrollmentRequestsOf(ctx context.Context, u *User) ([]EnrollmentRequest, error) {
+	return s.store.EnrollmentRequests(ctx, u.ID)
+}
