@@ -328,16 +328,16 @@ func (s *Service) afterFactorRemoved(ctx context.Context, tx Store, u *User) err
 
 // AuditPolicyChanged etc. name policy events.
 const (
-	AuditPolicyChanged        AuditAction = "policy.changed"
-	AuditPolicyCleared        AuditAction = "policy.cleared"
-	AuditMFAReset             AuditAction = "mfa.reset"
-	AuditEnrollmentRequested  AuditAction = "enrollment.requested"
-	AuditEnrollmentReqCancel  AuditAction = "enrollment.request_cancelled"
-	AuditTrustGranted         AuditAction = "trust.granted"
-	AuditTrustRevoked         AuditAction = "trust.revoked"
-	maxPolicyTrustedDays                  = 3650
-	maxPolicyLockoutMinutes               = 7 * 24 * 60
-	maxPolicyMaxFailedAttempts            = 100
+	AuditPolicyChanged         AuditAction = "policy.changed"
+	AuditPolicyCleared         AuditAction = "policy.cleared"
+	AuditMFAReset              AuditAction = "mfa.reset"
+	AuditEnrollmentRequested   AuditAction = "enrollment.requested"
+	AuditEnrollmentReqCancel   AuditAction = "enrollment.request_cancelled"
+	AuditTrustGranted          AuditAction = "trust.granted"
+	AuditTrustRevoked          AuditAction = "trust.revoked"
+	maxPolicyTrustedDays                   = 3650
+	maxPolicyLockoutMinutes                = 7 * 24 * 60
+	maxPolicyMaxFailedAttempts             = 100
 )
 
 // SetPolicyRequest sets a scope's settings. ConfirmRemoveFactors must be
