@@ -1,0 +1,50 @@
+// Package wire is the go-plugin plumbing shared by factors/sdk (the plugin
+// side) and factors/host (the host side): the handshake, the gRPC plugin
+// type, the proto converters and the translation of typed factor errors.
+package wire
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/twofoldauth/twofold/factors"
+	pb "github.com/twofoldauth/twofold/factors/proto"
+)
+
+// Handshake makes sure a plugin speaks this contract version. It is a UX
+// feature, not a security one: checksums are.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  factors.ProtocolVersion,
+	MagicCookieKey:   "TWOFOLD_FACTOR_PLUGIN",
+	MagicCookieValue: "a4c2b8f0-twofold-factor",
+}
+
+// PluginName is the single plugin every factor binary serves.
+const PluginName = "factor"
+
+// Plugin is the go-plugin definition of a factor, for both sides.
+type Plugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	// Impl is set on the plugin side only.
+	Impl factors.Factor
+}
+
+var _ plugin.GRPCPlugin = (*Plugin)(nil)
+
+// GRPCServer registers the implementation (plugin side).
+func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterFactorServer(s, &Server{Impl: p.Impl})
+	return nil
+}
+
+// GRPCClient returns a factors.Factor that calls the plugin (host side).
+func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Client{c: pb.NewFactorClient(c)}, nil
+}
+
+// PluginSet is the plugin map both sides pass to go-plugin.
+func PluginSet(impl factors.Factor) plugin.PluginSet {
+	return plugin.PluginSet{PluginName: &Plugin{Impl: impl}}
+}

@@ -1,0 +1,295 @@
+// Package totpfactor implements the TOTP factor (RFC 6238) on
+// github.com/pquerna/otp. It is stateless: the secret and the last accepted
+// time step travel in the credential state the host keeps sealed, so a code
+// is accepted once even across servers (the host writes the new state with
+// compare-and-swap).
+package totpfactor
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/twofoldauth/twofold/factors"
+)
+
+// Version is the plugin's version.
+const Version = "1.0.0"
+
+// Settings are the TOTP parameters for new enrollments.
+type Settings struct {
+	Issuer    string
+	Digits    otp.Digits
+	Period    uint
+	Algorithm otp.Algorithm
+	Skew      uint
+}
+
+// DefaultSettings: 6 digits, 30 s, SHA1, ±1 step (what every authenticator
+// app supports).
+var DefaultSettings = Settings{Issuer: "Twofold", Digits: otp.DigitsSix, Period: 30, Algorithm: otp.AlgorithmSHA1, Skew: 1}
+
+// Factor is the TOTP factor.
+type Factor struct {
+	now func() time.Time
+	mu  sync.RWMutex
+	set Settings
+}
+
+var _ factors.Factor = (*Factor)(nil)
+
+// Option configures a Factor.
+type Option func(*Factor)
+
+// WithClock replaces time.Now (tests use RFC 6238 vectors).
+func WithClock(now func() time.Time) Option { return func(f *Factor) { f.now = now } }
+
+// New returns a TOTP factor with the default settings.
+func New(opts ...Option) *Factor {
+	f := &Factor{now: time.Now, set: DefaultSettings}
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// Describe says what the factor is.
+func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.DescribeResponse, error) {
+	return &factors.DescribeResponse{
+		ID: "totp", DisplayName: "Authenticator app (TOTP)", Version: Version, ProtocolVersion: factors.ProtocolVersion,
+		Settings: map[string]string{
+			"issuer":    "issuer shown in authenticator apps (default Twofold)",
+			"digits":    "6 or 8 (default 6)",
+			"period":    "seconds per code, 15-120 (default 30)",
+			"algorithm": "SHA1, SHA256 or SHA512 (default SHA1)",
+			"skew":      "steps accepted either side of now, 0-2 (default 1)",
+		},
+	}, nil
+}
+
+// Configure applies the host's settings; unknown keys and bad values are
+// refused.
+func (f *Factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
+	s := DefaultSettings
+	for k, v := range req.Settings {
+		var err error
+		switch k {
+		case "issuer":
+			if v == "" || len(v) > 64 {
+				err = fmt.Errorf("issuer must be 1-64 characters")
+			}
+			s.Issuer = v
+		case "digits":
+			switch v {
+			case "6":
+				s.Digits = otp.DigitsSix
+			case "8":
+				s.Digits = otp.DigitsEight
+			default:
+				err = fmt.Errorf("digits must be 6 or 8")
+			}
+		case "period":
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 15 || n > 120 {
+				err = fmt.Errorf("period must be 15-120 seconds")
+			}
+			s.Period = uint(n)
+		case "algorithm":
+			alg, ok := algorithms[strings.ToUpper(v)]
+			if !ok {
+				err = fmt.Errorf("algorithm must be SHA1, SHA256 or SHA512")
+			}
+			s.Algorithm = alg
+		case "skew":
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 0 || n > 2 {
+				err = fmt.Errorf("skew must be 0-2")
+			}
+			s.Skew = uint(n)
+		default:
+			err = fmt.Errorf("unknown setting %q", k)
+		}
+		if err != nil {
+			return nil, factors.Errorf(factors.ErrBadRequest, err.Error())
+		}
+	}
+	f.mu.Lock()
+	f.set = s
+	f.mu.Unlock()
+	return &factors.ConfigureResponse{}, nil
+}
+
+var algorithms = map[string]otp.Algorithm{"SHA1": otp.AlgorithmSHA1, "SHA256": otp.AlgorithmSHA256, "SHA512": otp.AlgorithmSHA512}
+
+// state is a credential's (or pending enrollment's) state.
+type state struct {
+	Secret    string `json:"secret"`
+	Digits    int    `json:"digits"`
+	Period    uint   `json:"period"`
+	Algorithm string `json:"algorithm"`
+	Skew      uint   `json:"skew"`
+	// LastStep is the last accepted time step; codes at or before it are
+	// replays.
+	LastStep uint64 `json:"last_step"`
+}
+
+func (s *state) opts() totp.ValidateOpts {
+	return totp.ValidateOpts{Period: s.Period, Skew: s.Skew, Digits: otp.Digits(s.Digits), Algorithm: algorithms[s.Algorithm]}
+}
+
+// ClientData is what BeginEnrollment gives the client.
+type ClientData struct {
+	Secret string `json:"secret"`
+	URI    string `json:"uri"`
+	QRCode string `json:"qrCode"`
+}
+
+// Response is the client's answer: the code the app shows.
+type Response struct {
+	Code string `json:"code"`
+}
+
+// BeginEnrollment creates a secret and its otpauth URI and QR code.
+func (f *Factor) BeginEnrollment(_ context.Context, req *factors.BeginEnrollmentRequest) (*factors.BeginEnrollmentResponse, error) {
+	f.mu.RLock()
+	set := f.set
+	f.mu.RUnlock()
+	account := req.User.Name
+	if account == "" {
+		return nil, factors.Errorf(factors.ErrBadRequest, "the user has no name")
+	}
+	if req.User.Organization != "" {
+		account = req.User.Organization + ":" + account
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: set.Issuer, AccountName: account, Period: set.Period,
+		Digits: set.Digits, Algorithm: set.Algorithm, SecretSize: 20})
+	if err != nil {
+		return nil, err
+	}
+	img, err := key.Image(240, 240)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	cd, _ := json.Marshal(ClientData{Secret: key.Secret(), URI: key.URL(), QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())})
+	pending, _ := json.Marshal(state{Secret: key.Secret(), Digits: int(set.Digits), Period: set.Period, Algorithm: algorithmName(set.Algorithm), Skew: set.Skew})
+	return &factors.BeginEnrollmentResponse{ClientData: cd, PendingState: pending}, nil
+}
+
+func algorithmName(a otp.Algorithm) string {
+	for name, v := range algorithms {
+		if v == a {
+			return name
+		}
+	}
+	return "SHA1"
+}
+
+// FinishEnrollment requires a first valid code, so the user proves the app
+// holds the secret; that code's step is recorded and cannot be replayed.
+func (f *Factor) FinishEnrollment(_ context.Context, req *factors.FinishEnrollmentRequest) (*factors.FinishEnrollmentResponse, error) {
+	var st state
+	if err := json.Unmarshal(req.PendingState, &st); err != nil || st.Secret == "" {
+		return nil, factors.Errorf(factors.ErrBadRequest, "pending state is unreadable")
+	}
+	next, err := f.check(&st, req.Response)
+	if err != nil {
+		return nil, err
+	}
+	return &factors.FinishEnrollmentResponse{State: next, Label: "Authenticator app"}, nil
+}
+
+// BeginVerification has no challenge: the app's clock is the challenge.
+func (f *Factor) BeginVerification(context.Context, *factors.BeginVerificationRequest) (*factors.BeginVerificationResponse, error) {
+	return &factors.BeginVerificationResponse{ClientData: json.RawMessage(`{}`)}, nil
+}
+
+// FinishVerification accepts a code of a time step after the last accepted
+// one, within the skew.
+func (f *Factor) FinishVerification(_ context.Context, req *factors.FinishVerificationRequest) (*factors.FinishVerificationResponse, error) {
+	var st state
+	if err := json.Unmarshal(req.Credential.State, &st); err != nil || st.Secret == "" {
+		return nil, factors.Errorf(factors.ErrBadRequest, "credential state is unreadable")
+	}
+	next, err := f.check(&st, req.Response)
+	if err != nil {
+		return nil, err
+	}
+	return &factors.FinishVerificationResponse{State: next}, nil
+}
+
+// IdentifyCredential is not possible for TOTP: a code names no credential.
+func (f *Factor) IdentifyCredential(context.Context, *factors.IdentifyCredentialRequest) (*factors.IdentifyCredentialResponse, error) {
+	return nil, factors.ErrUnsupported
+}
+
+// check validates the response's code against st at the factor's now and
+// returns the state with the matched step recorded.
+func (f *Factor) check(st *state, raw json.RawMessage) ([]byte, error) {
+	var resp Response
+	if err := json.Unmarshal(raw, &resp); err != nil {
+		return nil, factors.Errorf(factors.ErrBadRequest, `response must be {"code": "123456"}`)
+	}
+	code := strings.ReplaceAll(strings.TrimSpace(resp.Code), " ", "")
+	if len(code) != st.Digits || strings.Trim(code, "0123456789") != "" {
+		return nil, factors.Errorf(factors.ErrBadRequest, fmt.Sprintf("the code must be %d digits", st.Digits))
+	}
+	step, ok, err := matchStep(st, code, f.now())
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, factors.Errorf(factors.ErrInvalidResponse, "wrong code")
+	}
+	if step <= st.LastStep {
+		return nil, factors.Errorf(factors.ErrReplay, "this code was already used")
+	}
+	st.LastStep = step
+	return json.Marshal(st)
+}
+
+// matchStep finds the time step within the skew whose code equals code,
+// comparing in constant time.
+func matchStep(st *state, code string, now time.Time) (uint64, bool, error) {
+	current := uint64(now.Unix()) / uint64(st.Period)
+	opts := st.opts()
+	hopts := hotp.ValidateOpts{Digits: opts.Digits, Algorithm: opts.Algorithm}
+	var matched uint64
+	found := false
+	for i := -int64(st.Skew); i <= int64(st.Skew); i++ {
+		counter := int64(current) + i
+		if counter < 0 {
+			continue
+		}
+		want, err := hotp.GenerateCodeCustom(st.Secret, uint64(counter), hopts)
+		if err != nil {
+			return 0, false, factors.Errorf(factors.ErrBadRequest, "credential secret is invalid")
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && !found {
+			matched, found = uint64(counter), true
+		}
+	}
+	return matched, found, nil
+}
+
+// Code returns the code for secret at t with the default parameters (for
+// tests and examples).
+func Code(secret string, t time.Time) string {
+	c, _ := totp.GenerateCodeCustom(secret, t, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	return c
+}
