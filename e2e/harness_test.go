@@ -67,6 +67,10 @@ func testConfig(dbURL string) server.Config {
 		BootstrapAdmin:    "admin",
 		BootstrapPassword: adminPassword,
 		AllowedOrigins:    []string{appOrigin},
+		PluginDir:         pluginDir,
+		// Skew 2 lets a test use a TOTP secret for five consecutive steps
+		// (the plugin runs on real time; see totpApp).
+		PluginSettings: map[string]map[string]string{"totp": {"skew": "2"}},
 		MFA: mfa.Config{
 			// Cheap hashing keeps tests fast; the cost is a parameter.
 			Password: mfa.PasswordConfig{MemoryKiB: 64, Iterations: 1, Parallelism: 1, MinLength: 12, MaxLength: 256},
@@ -228,4 +232,17 @@ func dig(v any, path ...string) any {
 		v = m[p]
 	}
 	return v
+}
+
+// httpServer serves an already built server.
+func httpServer(t *testing.T, s *server.Server) *httptest.Server {
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// setPolicy sets a policy through the API.
+func (e *env) setPolicy(admin *client, input map[string]any) map[string]any {
+	e.t.Helper()
+	return admin.must(`mutation($in: SetPolicyInput!) { setPolicy(input: $in) { policy { id } } }`, map[string]any{"in": input})
 }

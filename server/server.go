@@ -12,6 +12,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
+	"github.com/twofoldauth/twofold/factors/host"
 	"github.com/twofoldauth/twofold/graph"
 	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/models"
@@ -23,6 +24,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	store   *models.Store
+	plugins *host.Registry // nil when no plugin dir is configured
 	service *mfa.Service
 	handler http.Handler
 }
@@ -54,24 +56,40 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	keyring, err := mfa.NewKeyring(cfg.SealKey, cfg.OldSealKeys...)
-	if err != nil {
-		store.Close()
-		return nil, fmt.Errorf("TWOFOLD_SEAL_KEY: %w", err)
-	}
-	mfaOpts := append([]mfa.Option{mfa.WithKeyring(keyring), mfa.WithLogger(o.logger)}, o.mfa...)
-	svc, err := mfa.New(store, cfg.MFA, mfaOpts...)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: o.logger, store: store, service: svc}
-	if err := s.bootstrap(ctx); err != nil {
-		store.Close()
+	s := &Server{cfg: cfg, log: o.logger, store: store}
+	if err := s.init(ctx, o); err != nil {
+		s.Close()
 		return nil, err
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+func (s *Server) init(ctx context.Context, o options) error {
+	keyring, err := mfa.NewKeyring(s.cfg.SealKey, s.cfg.OldSealKeys...)
+	if err != nil {
+		return fmt.Errorf("TWOFOLD_SEAL_KEY: %w", err)
+	}
+	mfaOpts := []mfa.Option{mfa.WithKeyring(keyring), mfa.WithLogger(o.logger)}
+	if s.cfg.PluginDir != "" {
+		checksums, err := host.ParseChecksums(s.cfg.PluginChecksums)
+		if err != nil {
+			return fmt.Errorf("TWOFOLD_PLUGIN_CHECKSUMS: %w", err)
+		}
+		s.plugins, err = host.New(ctx, host.Config{Dir: s.cfg.PluginDir, Checksums: checksums, Settings: s.cfg.PluginSettings, Logger: o.logger})
+		if err != nil {
+			return fmt.Errorf("factor plugins: %w", err)
+		}
+		mfaOpts = append(mfaOpts, mfa.WithRegistry(s.plugins))
+		for _, t := range s.plugins.Types() {
+			s.log.Info("factor plugin ready", "factor", t.ID, "version", t.Version)
+		}
+	}
+	s.service, err = mfa.New(s.store, s.cfg.MFA, append(mfaOpts, o.mfa...)...)
+	if err != nil {
+		return err
+	}
+	return s.bootstrap(ctx)
 }
 
 func (s *Server) bootstrap(ctx context.Context) error {
@@ -100,11 +118,19 @@ func (s *Server) bootstrap(ctx context.Context) error {
 // Handler is the whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// Plugins is the factor plugin registry (nil without a plugin dir).
+func (s *Server) Plugins() *host.Registry { return s.plugins }
+
 // Service is the domain service (for tests and commands).
 func (s *Server) Service() *mfa.Service { return s.service }
 
-// Close releases the database.
-func (s *Server) Close() error { return s.store.Close() }
+// Close stops the plugins and releases the database.
+func (s *Server) Close() error {
+	if s.plugins != nil {
+		s.plugins.Close()
+	}
+	return s.store.Close()
+}
 
 func (s *Server) routes() http.Handler {
 	gql := graph.NewHandler(graph.Config{Service: s.service, Logger: s.log, Dev: s.cfg.Dev})
@@ -142,6 +168,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("readyz: database", "err", err)
 		writeText(w, http.StatusServiceUnavailable, "database unavailable")
 		return
+	}
+	if s.plugins != nil {
+		if err := s.plugins.Check(ctx); err != nil {
+			writeText(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
 	}
 	writeText(w, http.StatusOK, "ready")
 }

@@ -229,6 +229,24 @@ func (r *Registry) Types() []factors.Status {
 	return out
 }
 
+// PID returns the process id of a factor's plugin, or 0 when it is not
+// running (or runs in-process).
+func (r *Registry) PID(id string) int {
+	p, ok := r.procs[id]
+	if !ok {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client == nil || p.client.Exited() {
+		return 0
+	}
+	if rc := p.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
 // Check returns an error naming every unhealthy plugin (for /readyz).
 func (r *Registry) Check(context.Context) error {
 	var down []string
