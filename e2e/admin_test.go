@@ -157,20 +157,20 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			return m
 		}
 		for name, in := range map[string]map[string]any{
-			"empty username":       with("username", ""),
-			"username too long":    with("username", strings.Repeat("g", 65)),
-			"username with spaces": with("username", "grace hopper"),
-			"bad email":            with("email", "not-an-email"),
-			"email with name":      with("email", "Grace <grace@example.com>"),
-			"short password":       with("password", "short"),
-			"password too long":    with("password", strings.Repeat("p", 257)),
-			"password = username":  with("password", "GRACE"+"grace"[:0]),
+			"empty username":        with("username", ""),
+			"username too long":     with("username", strings.Repeat("g", 65)),
+			"username with spaces":  with("username", "grace hopper"),
+			"bad email":             with("email", "not-an-email"),
+			"email with name":       with("email", "Grace <grace@example.com>"),
+			"short password":        with("password", "short"),
+			"password too long":     with("password", strings.Repeat("p", 257)),
+			"password = username":   with("password", "GRACE"+"grace"[:0]),
 			"display name too long": with("displayName", strings.Repeat("d", 129)),
-			"control characters":   with("displayName", "bad\x00name"),
-			"unknown company":      with("companyId", "0190d6f4-3b0a-7cc1-9a57-000000000000"),
-			"malformed company id": with("companyId", "'; DROP TABLE users; --"),
-			"username wrong type":  with("username", map[string]any{"first": "grace"}),
-			"unknown permission":   with("permissions", []string{"ROOT"}),
+			"control characters":    with("displayName", "bad\x00name"),
+			"unknown company":       with("companyId", "0190d6f4-3b0a-7cc1-9a57-000000000000"),
+			"malformed company id":  with("companyId", "'; DROP TABLE users; --"),
+			"username wrong type":   with("username", map[string]any{"first": "grace"}),
+			"unknown permission":    with("permissions", []string{"ROOT"}),
 		} {
 			r := admin.post(create, map[string]any{"in": in})
 			code := r.code()

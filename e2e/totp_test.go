@@ -236,7 +236,9 @@ func TestPluginCrashFailsCleanlyAndRecovers(t *testing.T) {
 	if len(r.Errors) > 0 && r.code() != "UNAVAILABLE" {
 		t.Fatalf("call during the crash: %+v (want a clean UNAVAILABLE or success)", r.Errors)
 	}
-	waitFor(t, func() bool { return len(admin.post(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "totp"}}).Errors) == 0 }, "plugin restarted")
+	waitFor(t, func() bool {
+		return len(admin.post(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "totp"}}).Errors) == 0
+	}, "plugin restarted")
 	if s.Plugins().PID("totp") == pid {
 		t.Fatal("the plugin was not restarted")
 	}
