@@ -19,7 +19,7 @@ func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*
 		Organization:        input.Organization,
 		Username:            input.Username,
 		Password:            input.Password,
-		TrustedBrowserToken: deref(input.TrustedBrowserToken, req.Cookies.TrustedBrowser()),
+		TrustedBrowserToken: firstNonEmpty(deref(input.TrustedBrowserToken, ""), req.Cookies.TrustedBrowser()),
 	})
 	if err != nil {
 		return nil, err

@@ -101,3 +101,12 @@ func ok(err error) (*model.OkPayload, error) {
 	}
 	return &model.OkPayload{Ok: true}, nil
 }
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

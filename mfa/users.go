@@ -303,11 +303,11 @@ func (s *Service) Users(ctx context.Context, v *Viewer, f UserFilter, order User
 // policy resolution, so it runs over the matching users in memory. The
 // other filters still narrow the set in SQL first.
 func (s *Service) usersByRequirement(ctx context.Context, q UserQuery) ([]User, int, error) {
-	page := q.Page
-	q.Page, q.OrderBy = Page{Limit: maxUsersInMemory}, UserOrderUsername
-	if q.Filter.MFARequired == nil {
-		q.Desc = false
+	page, desc := q.Page, q.Desc && q.OrderBy == UserOrderMFARequired
+	if q.OrderBy == UserOrderMFARequired {
+		q.OrderBy, q.Desc = UserOrderUsername, false
 	}
+	q.Page = Page{Limit: maxUsersInMemory}
 	all, _, err := s.store.Users(ctx, q)
 	if err != nil {
 		return nil, 0, err
@@ -327,9 +327,10 @@ func (s *Service) usersByRequirement(ctx context.Context, q UserQuery) ([]User, 
 			kept = append(kept, all[i])
 		}
 	}
-	// Sorted by requirement (not required first, ascending), then username.
+	// Sorted by requirement (not required first when ascending), keeping
+	// the store's order within each group.
 	out := append(kept, required...)
-	if q.Desc {
+	if desc {
 		out = append(required, kept...)
 	}
 	total := len(out)
