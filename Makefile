@@ -1,6 +1,6 @@
 # Twofold: the two commands are `make run` and `make test`.
 GO       ?= go
-PLUGINS  := $(filter-out internal example,$(notdir $(wildcard plugins/*)))
+PLUGINS  := $(filter-out example,$(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))))
 GOFILES  := $(shell git ls-files '*.go' 2>/dev/null)
 
 .PHONY: build run test generate lint bench clean

@@ -70,7 +70,11 @@ func testConfig(dbURL string) server.Config {
 		PluginDir:         pluginDir,
 		// Skew 2 lets a test use a TOTP secret for five consecutive steps
 		// (the plugin runs on real time; see totpApp).
-		PluginSettings: map[string]map[string]string{"totp": {"skew": "2"}},
+		PluginSettings: map[string]map[string]string{
+			"totp":        {"skew": "2"},
+			"passkey":     {"rp_id": "localhost", "origins": webauthnOrigin},
+			"hardwarekey": {"rp_id": "localhost", "origins": webauthnOrigin, "allowed_aaguids": listedKey.String()},
+		},
 		MFA: mfa.Config{
 			// Cheap hashing keeps tests fast; the cost is a parameter.
 			Password: mfa.PasswordConfig{MemoryKiB: 64, Iterations: 1, Parallelism: 1, MinLength: 12, MaxLength: 256},

@@ -76,12 +76,7 @@ func (r *mutationResolver) VerifyFactor(ctx context.Context, input model.VerifyF
 	if err != nil {
 		return nil, err
 	}
-	p := &model.VerifyFactorPayload{Status: res.Status}
-	if res.Status == mfa.StatusAuthenticated {
-		p.Token, p.User, p.TrustedBrowserToken = ptr(res.Token), res.User, ptr(res.TrustedBrowserToken)
-		setLoginCookies(req, res)
-	}
-	return p, nil
+	return verifyPayload(req, res), nil
 }
 
 // RenameEnrollment is the resolver for the renameEnrollment field.

@@ -110,3 +110,22 @@ func firstNonEmpty(vs ...string) string {
 	}
 	return ""
 }
+
+// verifyPayload maps a finished second step and sets the browser's cookies.
+func verifyPayload(req *Request, res *mfa.LoginResult) *model.VerifyFactorPayload {
+	p := &model.VerifyFactorPayload{Status: res.Status}
+	if res.Status == mfa.StatusAuthenticated {
+		p.Token, p.User, p.TrustedBrowserToken = ptr(res.Token), res.User, ptr(res.TrustedBrowserToken)
+		setLoginCookies(req, res)
+	}
+	return p
+}
+
+func metadataBool(m map[string]string, key string) *bool {
+	v, ok := m[key]
+	if !ok {
+		return nil
+	}
+	b := v == "true"
+	return &b
+}

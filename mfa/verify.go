@@ -115,6 +115,13 @@ func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginRe
 	if err != nil {
 		return s.factorFailed(ctx, user, e, err)
 	}
+	return s.acceptVerification(ctx, t, user, e, resp, req.TrustBrowser, nil)
+}
+
+// acceptVerification records a verified factor response and finishes the
+// login: the credential's new state is written with compare-and-swap and
+// the ticket consumed in the same transaction, so an answer counts once.
+func (s *Service) acceptVerification(ctx context.Context, t *LoginTicket, user *User, e *Enrollment, resp *factors.FinishVerificationResponse, trust bool, details map[string]string) (*LoginResult, error) {
 	now := s.now()
 	prev := e.Version
 	s.seal(e, resp.State)
@@ -122,13 +129,16 @@ func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginRe
 	if resp.Metadata != nil {
 		e.Metadata = resp.Metadata
 	}
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["enrollment_id"], details["factor_type"] = e.ID, e.FactorType
 	var res *LoginResult
-	err = s.store.Transaction(ctx, func(tx Store) error {
+	err := s.store.Transaction(ctx, func(tx Store) error {
 		if err := tx.UpdateEnrollment(ctx, e, prev); err != nil {
 			return err // ErrStale: another request used this credential state first
 		}
-		return s.finishSecondFactor(ctx, tx, t, user, req.TrustBrowser, &res, AuditFactorUsed,
-			map[string]string{"enrollment_id": e.ID, "factor_type": e.FactorType})
+		return s.finishSecondFactor(ctx, tx, t, user, trust, &res, AuditFactorUsed, details)
 	})
 	if errors.Is(err, ErrStale) || errors.Is(err, ErrNotFound) {
 		// Lost a race with the same answer: it was accepted once already.

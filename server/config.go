@@ -101,7 +101,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if c.MFA.Password.MinLength > c.MFA.Password.MaxLength {
 		r.fail("TWOFOLD_PASSWORD_MIN_LENGTH", "must not exceed TWOFOLD_PASSWORD_MAX_LENGTH")
 	}
-	c.PluginSettings = pluginSettings(r)
+	c.PluginSettings = pluginSettings(r, c.AllowedOrigins)
 	return c, errors.Join(r.errs...)
 }
 

@@ -66,6 +66,11 @@ type ComplexityRoot struct {
 		EnrollmentID func(childComplexity int) int
 	}
 
+	BeginPasskeyLoginPayload struct {
+		ClientData func(childComplexity int) int
+		Ticket     func(childComplexity int) int
+	}
+
 	BeginVerificationPayload struct {
 		ClientData func(childComplexity int) int
 	}
@@ -114,13 +119,18 @@ type ComplexityRoot struct {
 	}
 
 	Enrollment struct {
-		CreatedAt  func(childComplexity int) int
-		FactorType func(childComplexity int) int
-		ID         func(childComplexity int) int
-		Label      func(childComplexity int) int
-		LastUsedAt func(childComplexity int) int
-		Metadata   func(childComplexity int) int
-		Status     func(childComplexity int) int
+		Aaguid         func(childComplexity int) int
+		Authenticator  func(childComplexity int) int
+		BackupEligible func(childComplexity int) int
+		BackupState    func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		FactorType     func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Label          func(childComplexity int) int
+		LastUsedAt     func(childComplexity int) int
+		Metadata       func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Transports     func(childComplexity int) int
 	}
 
 	EnrollmentPayload struct {
@@ -171,6 +181,7 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		BeginEnrollment          func(childComplexity int, input model.BeginEnrollmentInput) int
+		BeginPasskeyLogin        func(childComplexity int, input model.BeginPasskeyLoginInput) int
 		BeginVerification        func(childComplexity int, input model.BeginVerificationInput) int
 		CancelEnrollmentRequest  func(childComplexity int, input model.EnrollmentRequestInput) int
 		ChangePassword           func(childComplexity int, input model.ChangePasswordInput) int
@@ -179,6 +190,7 @@ type ComplexityRoot struct {
 		CreateCompany            func(childComplexity int, input model.CreateCompanyInput) int
 		CreateUser               func(childComplexity int, input mfa.CreateUserInput) int
 		DeactivateUser           func(childComplexity int, input model.UserIDInput) int
+		FinishPasskeyLogin       func(childComplexity int, input model.FinishPasskeyLoginInput) int
 		Login                    func(childComplexity int, input model.LoginInput) int
 		Logout                   func(childComplexity int) int
 		LogoutEverywhere         func(childComplexity int) int
@@ -429,6 +441,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.BeginEnrollmentPayload.EnrollmentID(childComplexity), true
 
+	case "BeginPasskeyLoginPayload.clientData":
+		if e.ComplexityRoot.BeginPasskeyLoginPayload.ClientData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginPasskeyLoginPayload.ClientData(childComplexity), true
+	case "BeginPasskeyLoginPayload.ticket":
+		if e.ComplexityRoot.BeginPasskeyLoginPayload.Ticket == nil {
+			break
+		}
+
+		return e.ComplexityRoot.BeginPasskeyLoginPayload.Ticket(childComplexity), true
+
 	case "BeginVerificationPayload.clientData":
 		if e.ComplexityRoot.BeginVerificationPayload.ClientData == nil {
 			break
@@ -592,6 +617,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EffectivePolicy.TrustedBrowserDaysSource(childComplexity), true
 
+	case "Enrollment.aaguid":
+		if e.ComplexityRoot.Enrollment.Aaguid == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Aaguid(childComplexity), true
+	case "Enrollment.authenticator":
+		if e.ComplexityRoot.Enrollment.Authenticator == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Authenticator(childComplexity), true
+	case "Enrollment.backupEligible":
+		if e.ComplexityRoot.Enrollment.BackupEligible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.BackupEligible(childComplexity), true
+	case "Enrollment.backupState":
+		if e.ComplexityRoot.Enrollment.BackupState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.BackupState(childComplexity), true
 	case "Enrollment.createdAt":
 		if e.ComplexityRoot.Enrollment.CreatedAt == nil {
 			break
@@ -634,6 +683,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Enrollment.Status(childComplexity), true
+	case "Enrollment.transports":
+		if e.ComplexityRoot.Enrollment.Transports == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Enrollment.Transports(childComplexity), true
 
 	case "EnrollmentPayload.enrollment":
 		if e.ComplexityRoot.EnrollmentPayload.Enrollment == nil {
@@ -803,6 +858,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.BeginEnrollment(childComplexity, args["input"].(model.BeginEnrollmentInput)), true
+	case "Mutation.beginPasskeyLogin":
+		if e.ComplexityRoot.Mutation.BeginPasskeyLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginPasskeyLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginPasskeyLogin(childComplexity, args["input"].(model.BeginPasskeyLoginInput)), true
 	case "Mutation.beginVerification":
 		if e.ComplexityRoot.Mutation.BeginVerification == nil {
 			break
@@ -891,6 +957,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeactivateUser(childComplexity, args["input"].(model.UserIDInput)), true
+	case "Mutation.finishPasskeyLogin":
+		if e.ComplexityRoot.Mutation.FinishPasskeyLogin == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeyLogin_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeyLogin(childComplexity, args["input"].(model.FinishPasskeyLoginInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -1571,6 +1648,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AuditFilter", ec.unmarshalInputAuditFilter),
 			graphql.NewInputUnmarshaler("BeginEnrollmentInput", ec.unmarshalInputBeginEnrollmentInput),
+			graphql.NewInputUnmarshaler("BeginPasskeyLoginInput", ec.unmarshalInputBeginPasskeyLoginInput),
 			graphql.NewInputUnmarshaler("BeginVerificationInput", ec.unmarshalInputBeginVerificationInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("ClearPolicyInput", ec.unmarshalInputClearPolicyInput),
@@ -1578,6 +1656,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreateCompanyInput", ec.unmarshalInputCreateCompanyInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("EnrollmentRequestInput", ec.unmarshalInputEnrollmentRequestInput),
+			graphql.NewInputUnmarshaler("FinishPasskeyLoginInput", ec.unmarshalInputFinishPasskeyLoginInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("PolicyFilter", ec.unmarshalInputPolicyFilter),
 			graphql.NewInputUnmarshaler("PolicyScopeInput", ec.unmarshalInputPolicyScopeInput),
@@ -1912,6 +1991,43 @@ extend type Mutation {
   removeEnrollment(input: RemoveEnrollmentInput!): RemoveEnrollmentPayload! @auth
   "Replaces the viewer's recovery codes."
   regenerateRecoveryCodes: RecoveryCodesPayload! @auth
+}
+`, BuiltIn: false},
+	{Name: "../schema/passkeys.graphqls", Input: `input BeginPasskeyLoginInput {
+  organization: String!
+}
+
+type BeginPasskeyLoginPayload {
+  ticket: String!
+  "CredentialRequestOptions JSON ({\"publicKey\": ...}) for navigator.credentials.get()."
+  clientData: JSON!
+}
+
+input FinishPasskeyLoginInput {
+  ticket: String!
+  "The PublicKeyCredential JSON navigator.credentials.get() returned."
+  response: JSON!
+  trustBrowser: Boolean
+}
+
+extend type Enrollment {
+  "WebAuthn authenticator model (AAGUID), when known."
+  aaguid: String
+  "WebAuthn transports (usb, nfc, ble, internal, hybrid)."
+  transports: [String!]!
+  "The authenticator's name, when known."
+  authenticator: String
+  "WebAuthn backup eligibility (BE flag): a synced passkey can be backed up."
+  backupEligible: Boolean
+  "WebAuthn backup state (BS flag): the passkey is backed up now."
+  backupState: Boolean
+}
+
+extend type Mutation {
+  "Starts a passwordless sign-in with a passkey."
+  beginPasskeyLogin(input: BeginPasskeyLoginInput!): BeginPasskeyLoginPayload!
+  "Finishes it: a multi-factor login (possession and user verification)."
+  finishPasskeyLogin(input: FinishPasskeyLoginInput!): VerifyFactorPayload!
 }
 `, BuiltIn: false},
 	{Name: "../schema/policies.graphqls", Input: `enum MfaMode {
@@ -2342,6 +2458,16 @@ func (ec *executionContext) childFields_BeginEnrollmentPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type BeginEnrollmentPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_BeginPasskeyLoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ticket":
+		return ec.fieldContext_BeginPasskeyLoginPayload_ticket(ctx, field)
+	case "clientData":
+		return ec.fieldContext_BeginPasskeyLoginPayload_clientData(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type BeginPasskeyLoginPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_BeginVerificationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "clientData":
@@ -2452,6 +2578,16 @@ func (ec *executionContext) childFields_Enrollment(ctx context.Context, field gr
 		return ec.fieldContext_Enrollment_lastUsedAt(ctx, field)
 	case "metadata":
 		return ec.fieldContext_Enrollment_metadata(ctx, field)
+	case "aaguid":
+		return ec.fieldContext_Enrollment_aaguid(ctx, field)
+	case "transports":
+		return ec.fieldContext_Enrollment_transports(ctx, field)
+	case "authenticator":
+		return ec.fieldContext_Enrollment_authenticator(ctx, field)
+	case "backupEligible":
+		return ec.fieldContext_Enrollment_backupEligible(ctx, field)
+	case "backupState":
+		return ec.fieldContext_Enrollment_backupState(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Enrollment", field.Name)
 }

@@ -32,6 +32,8 @@ type MutationResolver interface {
 	RenameEnrollment(ctx context.Context, input model.RenameEnrollmentInput) (*model.EnrollmentPayload, error)
 	RemoveEnrollment(ctx context.Context, input model.RemoveEnrollmentInput) (*model.RemoveEnrollmentPayload, error)
 	RegenerateRecoveryCodes(ctx context.Context) (*model.RecoveryCodesPayload, error)
+	BeginPasskeyLogin(ctx context.Context, input model.BeginPasskeyLoginInput) (*model.BeginPasskeyLoginPayload, error)
+	FinishPasskeyLogin(ctx context.Context, input model.FinishPasskeyLoginInput) (*model.VerifyFactorPayload, error)
 	SetPolicy(ctx context.Context, input model.SetPolicyInput) (*model.SetPolicyPayload, error)
 	ClearPolicy(ctx context.Context, input model.ClearPolicyInput) (*model.OkPayload, error)
 	RemoveUserEnrollment(ctx context.Context, input model.RemoveUserEnrollmentInput) (*model.RemoveEnrollmentPayload, error)
@@ -88,6 +90,20 @@ func (ec *executionContext) field_Mutation_beginEnrollment_args(ctx context.Cont
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.BeginEnrollmentInput, error) {
 			return ec.unmarshalNBeginEnrollmentInput2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐBeginEnrollmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_beginPasskeyLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.BeginPasskeyLoginInput, error) {
+			return ec.unmarshalNBeginPasskeyLoginInput2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐBeginPasskeyLoginInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -200,6 +216,20 @@ func (ec *executionContext) field_Mutation_deactivateUser_args(ctx context.Conte
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UserIDInput, error) {
 			return ec.unmarshalNUserIdInput2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐUserIDInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishPasskeyLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinishPasskeyLoginInput, error) {
+			return ec.unmarshalNFinishPasskeyLoginInput2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐFinishPasskeyLoginInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1098,6 +1128,94 @@ func (ec *executionContext) fieldContext_Mutation_regenerateRecoveryCodes(_ cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RecoveryCodesPayload(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginPasskeyLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginPasskeyLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginPasskeyLogin(ctx, fc.Args["input"].(model.BeginPasskeyLoginInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.BeginPasskeyLoginPayload) graphql.Marshaler {
+			return ec.marshalNBeginPasskeyLoginPayload2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐBeginPasskeyLoginPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginPasskeyLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_BeginPasskeyLoginPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginPasskeyLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishPasskeyLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeyLogin(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeyLogin(ctx, fc.Args["input"].(model.FinishPasskeyLoginInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyFactorPayload) graphql.Marshaler {
+			return ec.marshalNVerifyFactorPayload2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐVerifyFactorPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeyLogin(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyFactorPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeyLogin_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -2977,6 +3095,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "regenerateRecoveryCodes":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_regenerateRecoveryCodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginPasskeyLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginPasskeyLogin(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeyLogin":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeyLogin(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -38,6 +38,16 @@ type BeginEnrollmentPayload struct {
 	ClientData JSON `json:"clientData"`
 }
 
+type BeginPasskeyLoginInput struct {
+	Organization string `json:"organization"`
+}
+
+type BeginPasskeyLoginPayload struct {
+	Ticket string `json:"ticket"`
+	// CredentialRequestOptions JSON ({"publicKey": ...}) for navigator.credentials.get().
+	ClientData JSON `json:"clientData"`
+}
+
 type BeginVerificationInput struct {
 	Ticket       string `json:"ticket"`
 	EnrollmentID string `json:"enrollmentId"`
@@ -100,6 +110,13 @@ type EnrollmentRequestInput struct {
 
 type EnrollmentRequestPayload struct {
 	Request *mfa.EnrollmentRequest `json:"request"`
+}
+
+type FinishPasskeyLoginInput struct {
+	Ticket string `json:"ticket"`
+	// The PublicKeyCredential JSON navigator.credentials.get() returned.
+	Response     JSON  `json:"response"`
+	TrustBrowser *bool `json:"trustBrowser,omitempty"`
 }
 
 type LoginInput struct {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor"
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 const origin = "http://localhost:8080"

@@ -1,0 +1,201 @@
+package e2e
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
+)
+
+const webauthnOrigin = "http://localhost:8080"
+
+// listedKey is the one security key model the test deployment accepts.
+var listedKey = uuid.MustParse("cb69481e-8ff7-4039-93ec-0a2729a154a8")
+
+func newAuthenticator(o webauthntest.Options) *webauthntest.Authenticator {
+	if o.Origin == "" {
+		o.Origin = webauthnOrigin
+	}
+	if o.RPID == "" {
+		o.RPID = "localhost"
+	}
+	return webauthntest.New(o)
+}
+
+// enrolWebAuthn registers a's credential as factorType for the client's
+// user and returns the enrollment, or the failed response.
+func enrolWebAuthn(t *testing.T, c *client, factorType string, a *webauthntest.Authenticator) (map[string]any, response) {
+	t.Helper()
+	d := c.must(beginEnrollment, map[string]any{"in": map[string]any{"factorType": factorType}})
+	cd, _ := json.Marshal(dig(d, "beginEnrollment", "clientData"))
+	resp, err := a.Register(cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.post(`mutation($in: CompleteEnrollmentInput!) { completeEnrollment(input: $in) {
+	  enrollment { id factorType label aaguid transports backupEligible backupState } } }`,
+		map[string]any{"in": map[string]any{"enrollmentId": dig(d, "beginEnrollment", "enrollmentId"), "response": json.RawMessage(resp)}})
+	if len(r.Errors) > 0 {
+		return nil, r
+	}
+	return dig(r.Data, "completeEnrollment", "enrollment").(map[string]any), r
+}
+
+// assert answers a WebAuthn second step: beginVerification on one server,
+// verifyFactor on another.
+func assert(t *testing.T, begin, finish *client, a *webauthntest.Authenticator, ticket, enrollmentID string) (json.RawMessage, response) {
+	t.Helper()
+	d := begin.must(`mutation($in: BeginVerificationInput!) { beginVerification(input: $in) { clientData } }`,
+		map[string]any{"in": map[string]any{"ticket": ticket, "enrollmentId": enrollmentID}})
+	cd, _ := json.Marshal(dig(d, "beginVerification", "clientData"))
+	resp, err := a.Login(cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, verify(finish, ticket, enrollmentID, map[string]any{}, false).withResponse(t, finish, ticket, enrollmentID, resp)
+}
+
+// withResponse re-sends verifyFactor with the assertion JSON (verify takes
+// a map; assertions are raw JSON).
+func (response) withResponse(t *testing.T, c *client, ticket, enrollmentID string, resp json.RawMessage) response {
+	return c.post(verifyFactor, map[string]any{"in": map[string]any{"ticket": ticket, "enrollmentId": enrollmentID, "response": resp}})
+}
+
+func reason(r response) string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	s, _ := r.Errors[0].Extensions["reason"].(string)
+	return s
+}
+
+func TestPasskeyEnrolSignInAndFailures(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		pat, _ := newUser(t, e, admin, "pat", nil)
+		// This test makes many wrong answers on purpose.
+		e.setPolicy(admin, map[string]any{"scope": map[string]any{}, "maxFailedAttempts": 50})
+		key := newAuthenticator(webauthntest.Options{})
+		enr, r := enrolWebAuthn(t, pat, "passkey", key)
+		if enr == nil {
+			t.Fatalf("passkey enrolment: %+v", r.Errors)
+		}
+		if enr["backupEligible"] != true || enr["aaguid"] == nil || enr["label"] != "Passkey" {
+			t.Fatalf("enrollment: %v", enr)
+		}
+		eid := enr["id"].(string)
+		second := e.startServer()
+		a, b := e.client(), e.clientOf(second)
+
+		// Begun on one server, finished on the other.
+		p := loginStep(t, a, "pat", "pat-password-1")
+		assertion, r := assert(t, a, b, key, p["ticket"].(string), eid)
+		if len(r.Errors) > 0 || dig(r.Data, "verifyFactor", "status") != "AUTHENTICATED" {
+			t.Fatalf("passkey second factor across servers: %+v", r)
+		}
+		// The same assertion on a new login: refused.
+		p = loginStep(t, a, "pat", "pat-password-1")
+		a.must(`mutation($in: BeginVerificationInput!) { beginVerification(input: $in) { clientData } }`,
+			map[string]any{"in": map[string]any{"ticket": p["ticket"], "enrollmentId": eid}})
+		if r := r.withResponse(t, a, p["ticket"].(string), eid, assertion); reason(r) != "INVALID_CODE" {
+			t.Fatalf("replayed assertion: %+v", r)
+		}
+		// Wrong origin.
+		key.RP.Origin = "http://evil.test"
+		if _, r := assert(t, a, a, key, p["ticket"].(string), eid); reason(r) != "INVALID_CODE" {
+			t.Fatalf("wrong origin: %+v", r)
+		}
+		key.RP.Origin = webauthnOrigin
+		// Wrong RP id.
+		key.RP.ID = "evil.test"
+		if _, r := assert(t, a, a, key, p["ticket"].(string), eid); reason(r) != "INVALID_CODE" {
+			t.Fatalf("wrong RP id: %+v", r)
+		}
+		key.RP.ID = "localhost"
+		// User verification missing.
+		key.Auth.Options.UserNotVerified = true
+		if _, r := assert(t, a, a, key, p["ticket"].(string), eid); reason(r) != "USER_VERIFICATION_REQUIRED" {
+			t.Fatalf("no UV: %+v", r)
+		}
+		key.Auth.Options.UserNotVerified = false
+		// A cloned authenticator: the counter went back.
+		key.Cred.Counter = 0
+		if _, r := assert(t, a, a, key, p["ticket"].(string), eid); reason(r) != "CLONE_WARNING" {
+			t.Fatalf("counter regression: %+v", r)
+		}
+		patID := lookupUserID(t, admin, "pat")
+		ev := admin.must(`query($id: ID) { auditEvents(filter: {userId: $id, action: "factor.clone_warning"}) { totalCount } }`, map[string]any{"id": patID})
+		if dig(ev, "auditEvents", "totalCount") != float64(1) {
+			t.Fatalf("clone warning not audited: %v", ev)
+		}
+		// Exclusion: a second registration is told about the first.
+		d := pat.must(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "passkey"}})
+		if !strings.Contains(jsonOf(d), `"excludeCredentials":[{`) {
+			t.Fatalf("existing passkey not excluded: %s", jsonOf(d))
+		}
+	})
+}
+
+func TestPasswordlessSignIn(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		quinn, _ := newUser(t, e, admin, "quinn", nil)
+		key := newAuthenticator(webauthntest.Options{})
+		if enr, r := enrolWebAuthn(t, quinn, "passkey", key); enr == nil {
+			t.Fatalf("enrol: %+v", r.Errors)
+		}
+		signIn := func(c *client, org string) response {
+			d := c.must(`mutation($o: String!) { beginPasskeyLogin(input: {organization: $o}) { ticket clientData } }`, map[string]any{"o": org})
+			cd, _ := json.Marshal(dig(d, "beginPasskeyLogin", "clientData"))
+			resp, err := key.Login(cd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.post(`mutation($in: FinishPasskeyLoginInput!) { finishPasskeyLogin(input: $in) { status token user { username } } }`,
+				map[string]any{"in": map[string]any{"ticket": dig(d, "beginPasskeyLogin", "ticket"), "response": json.RawMessage(resp)}})
+		}
+		browser := e.client()
+		r := signIn(browser, "demo")
+		if len(r.Errors) > 0 || dig(r.Data, "finishPasskeyLogin", "status") != "AUTHENTICATED" || dig(r.Data, "finishPasskeyLogin", "user", "username") != "quinn" {
+			t.Fatalf("passwordless: %+v", r)
+		}
+		if dig(browser.must(`{ viewer { username lastMfaAt } }`, nil), "viewer", "lastMfaAt") == nil {
+			t.Fatal("passwordless sign-in did not count as multi-factor")
+		}
+		// Another organization's ticket does not find the user.
+		if r := signIn(e.client(), "nowhere"); r.code() != "UNAUTHENTICATED" {
+			t.Fatalf("unknown organization: %+v", r)
+		}
+		// Policy can forbid it.
+		e.setPolicy(admin, map[string]any{"scope": map[string]any{}, "allowPasswordless": false})
+		if r := signIn(e.client(), "demo"); r.code() != "FORBIDDEN" {
+			t.Fatalf("passwordless forbidden by policy: %+v", r)
+		}
+	})
+}
+
+func TestSecurityKeyAttestationPolicy(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		rae, _ := newUser(t, e, admin, "rae", nil)
+		var aaguid [16]byte
+		copy(aaguid[:], listedKey[:])
+		listed := newAuthenticator(webauthntest.Options{AAGUID: aaguid})
+		enr, r := enrolWebAuthn(t, rae, "hardwarekey", listed)
+		if enr == nil || enr["aaguid"] != listedKey.String() {
+			t.Fatalf("listed key: %v %+v", enr, r.Errors)
+		}
+		_, r = enrolWebAuthn(t, rae, "hardwarekey", newAuthenticator(webauthntest.Options{}))
+		if r.code() != "BAD_USER_INPUT" || reason(r) != "ATTESTATION_REFUSED" || !strings.Contains(r.Errors[0].Message, "not on the allowed list") {
+			t.Fatalf("unlisted key: %+v", r)
+		}
+		p := loginStep(t, e.client(), "rae", "rae-password-1")
+		c := e.client()
+		if _, r := assert(t, c, c, listed, p["ticket"].(string), enr["id"].(string)); dig(r.Data, "verifyFactor", "status") != "AUTHENTICATED" {
+			t.Fatalf("security key login: %+v", r)
+		}
+	})
+}
