@@ -138,6 +138,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /graphql", s.withSession(gql))
 	mux.Handle("OPTIONS /graphql", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	mux.Handle("GET /playground", s.withSession(s.playground(playground.Handler("Twofold", "/graphql"))))
+	mux.HandleFunc("GET /demo", serveDemo)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
