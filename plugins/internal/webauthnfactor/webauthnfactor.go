@@ -245,11 +245,16 @@ func (f *Factor) FinishEnrollment(_ context.Context, req *factors.FinishEnrollme
 	if err != nil {
 		return nil, err
 	}
-	label := "Passkey"
-	if f.kind == HardwareKey {
+	meta := metadata(cred)
+	label := meta["authenticator"]
+	switch {
+	case label != "":
+	case f.kind == Passkey:
+		label = "Passkey"
+	default:
 		label = "Security key"
 	}
-	return &factors.FinishEnrollmentResponse{State: state, Label: label, ExternalID: cred.ID, Metadata: metadata(cred)}, nil
+	return &factors.FinishEnrollmentResponse{State: state, Label: label, ExternalID: cred.ID, Metadata: meta}, nil
 }
 
 // checkAttestation applies the hardware-key policy: a verified attestation
@@ -276,6 +281,9 @@ func metadata(c *webauthn.Credential) map[string]string {
 	}
 	if id, err := uuid.FromBytes(c.Authenticator.AAGUID); err == nil {
 		m["aaguid"] = id.String()
+		if name, ok := knownAuthenticators[id.String()]; ok {
+			m["authenticator"] = name
+		}
 	}
 	var ts []string
 	for _, t := range c.Transport {

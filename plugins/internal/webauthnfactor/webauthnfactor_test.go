@@ -163,7 +163,7 @@ func TestHardwareKeyAttestationPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatalf("listed key refused: %v", err)
 	}
-	if meta["aaguid"] != yubi.String() || meta["attestation_format"] != "packed" {
+	if meta["aaguid"] != yubi.String() || meta["attestation_format"] != "packed" || meta["authenticator"] != "YubiKey 5 Series" {
 		t.Fatalf("metadata %v", meta)
 	}
 	if _, _, _, err := login(t, f, listed, cred, false); err != nil {
