@@ -98,21 +98,5 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, ticket string, respons
 	if !pol.Allows(passkeyFactor) || !pol.AllowPasswordless.Value {
 		return nil, &Error{Code: CodeForbidden, Reason: "PASSWORDLESS_NOT_ALLOWED", Message: "passwordless sign-in is not allowed for this account; log in with your password"}
 	}
-	session, err := s.keyring.Open(t.Challenge, t.ChallengeKeyID, t.aad())
-	if err != nil {
-		return nil, err
-	}
-	cred, err := s.credential(e)
-	if err != nil {
-		return nil, err
-	}
-	fu, err := s.factorUser(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := f.FinishVerification(ctx, &factors.FinishVerificationRequest{User: fu, Credential: cred, SessionState: session, Response: response})
-	if err != nil {
-		return s.factorFailed(ctx, user, e, err)
-	}
-	return s.acceptVerification(ctx, t, user, e, resp, trust, map[string]string{"passwordless": "true"})
+	return s.finishVerification(ctx, t, user, e, f, response, trust, map[string]string{"passwordless": "true"})
 }

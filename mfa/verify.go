@@ -97,25 +97,35 @@ func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginRe
 	if err != nil {
 		return nil, err
 	}
-	cred, err := s.credential(e)
-	if err != nil {
-		return nil, err
-	}
+	return s.finishVerification(ctx, t, user, e, f, req.Response, req.TrustBrowser, nil)
+}
+
+// finishVerification has the factor check a response against enrollment e,
+// with the challenge the ticket holds for it (if any), then counts a failure
+// or accepts the answer.
+func (s *Service) finishVerification(ctx context.Context, t *LoginTicket, user *User, e *Enrollment, f factors.Factor, response json.RawMessage, trust bool, details map[string]string) (*LoginResult, error) {
 	var session []byte
-	if t.ChallengeEnrollmentID == e.ID && len(t.Challenge) > 0 {
+	// A challenge belongs to the enrollment it was made for, or, on a
+	// passwordless ticket, to whichever passkey answers it.
+	if len(t.Challenge) > 0 && (t.ChallengeEnrollmentID == e.ID || t.ChallengeEnrollmentID == "") {
+		var err error
 		if session, err = s.keyring.Open(t.Challenge, t.ChallengeKeyID, t.aad()); err != nil {
 			return nil, err
 		}
+	}
+	cred, err := s.credential(e)
+	if err != nil {
+		return nil, err
 	}
 	fu, err := s.factorUser(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := f.FinishVerification(ctx, &factors.FinishVerificationRequest{User: fu, Credential: cred, SessionState: session, Response: req.Response})
+	resp, err := f.FinishVerification(ctx, &factors.FinishVerificationRequest{User: fu, Credential: cred, SessionState: session, Response: response})
 	if err != nil {
 		return s.factorFailed(ctx, user, e, err)
 	}
-	return s.acceptVerification(ctx, t, user, e, resp, req.TrustBrowser, nil)
+	return s.acceptVerification(ctx, t, user, e, resp, trust, details)
 }
 
 // acceptVerification records a verified factor response and finishes the
