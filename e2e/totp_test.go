@@ -313,3 +313,16 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestServerRefusesPluginWithWrongChecksum(t *testing.T) {
+	cfg := testConfig("sqlite://" + t.TempDir() + "/db")
+	cfg.PluginChecksums = "totp=" + strings.Repeat("ab", 32)
+	_, err := server.New(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "totp") {
+		t.Fatalf("server started a plugin with a wrong pin: %v", err)
+	}
+	cfg.PluginChecksums = "totp=not-hex"
+	if _, err := server.New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "TWOFOLD_PLUGIN_CHECKSUMS") {
+		t.Fatalf("bad pin syntax: %v", err)
+	}
+}
