@@ -22,3 +22,9 @@ for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && br
 body='{"query":"mutation { login(input: {organization: \"demo\", username: \"admin\", password: \"bench-password-123\"}) { status } }"}'
 echo "== load: login (argon2id 19 MiB, t=2) x 400, 8 concurrent"
 hey -n 400 -c 8 -m POST -T application/json -d "$body" "http://127.0.0.1:$port/graphql" | sed -n '1,12p'
+token=$(curl -s "http://127.0.0.1:$port/graphql" -H 'Content-Type: application/json' \
+  -d '{"query":"mutation { login(input: {organization: \"demo\", username: \"admin\", password: \"bench-password-123\"}) { token } }"}' \
+  | sed -E 's/.*"token":"([^"]+)".*/\1/')
+echo "== load: viewer query with a session (bearer) x 4000, 16 concurrent"
+hey -n 4000 -c 16 -m POST -T application/json -H "Authorization: Bearer $token" \
+  -d '{"query":"{ viewer { username organization { slug } } }"}' "http://127.0.0.1:$port/graphql" | sed -n '1,12p'
