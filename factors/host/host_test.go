@@ -133,6 +133,14 @@ func TestTimeoutCrashRestartAndShutdown(t *testing.T) {
 	if err := finish(f, `{"crash": true}`); !errors.Is(err, host.ErrUnavailable) {
 		t.Fatalf("crashing call: %v", err)
 	}
+	// Health (what /readyz reports) says so until the restart, which waits
+	// out a back-off first.
+	if err := r.Check(ctx); !errors.Is(err, host.ErrUnavailable) || !strings.Contains(err.Error(), "testfactor") {
+		t.Fatalf("health right after a crash: %v", err)
+	}
+	if r.Types()[0].Healthy {
+		t.Fatal("factorTypes reports a crashed plugin healthy")
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for finish(f, `{}`) != nil {
 		if time.Now().After(deadline) {
