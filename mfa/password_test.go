@@ -88,3 +88,45 @@ func BenchmarkLogin(b *testing.B) {
 		}
 	})
 }
+
+func TestPurgeExpired(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		store, err := models.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		key := make([]byte, 32)
+		ring, _ := mfa.NewKeyring(key)
+		clock := &movingClock{t: time.Now().UTC().Truncate(time.Millisecond)}
+		svc, _ := mfa.New(store, mfa.Config{Password: mfa.PasswordConfig{MemoryKiB: 64, Iterations: 1, Parallelism: 1, MinLength: 12, MaxLength: 256}},
+			mfa.WithKeyring(ring), mfa.WithClock(clock))
+		svc.Bootstrap(ctx, "acme", "admin", "admin-password-1")
+		login := func() string {
+			res, err := svc.Login(ctx, mfa.LoginRequest{Organization: "acme", Username: "admin", Password: "admin-password-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res.Token
+		}
+		old := login()
+		clock.t = clock.t.Add(50 * time.Minute)
+		fresh := login()
+		clock.t = clock.t.Add(20 * time.Minute) // old is idle 70 min, fresh 20
+		n, err := svc.PurgeExpired(ctx)
+		if err != nil || n != 1 {
+			t.Fatalf("purged %d rows (%v), want 1", n, err)
+		}
+		if _, err := svc.Authenticate(ctx, fresh); err != nil {
+			t.Fatalf("live session purged: %v", err)
+		}
+		if _, err := svc.Authenticate(ctx, old); err == nil {
+			t.Fatal("idle session still valid")
+		}
+	})
+}
+
+type movingClock struct{ t time.Time }
+
+func (c *movingClock) Now() time.Time { return c.t }

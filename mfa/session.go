@@ -130,3 +130,11 @@ func isCode(err error, c Code) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Code == c
 }
+
+// PurgeExpired deletes what can no longer be used: expired or idle
+// sessions, expired tickets, pending enrollments and trusted browsers. Any
+// server may run it at any time; it is idempotent.
+func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
+	now := s.now()
+	return s.store.PurgeExpired(ctx, now, now.Add(-s.cfg.SessionIdleTimeout))
+}

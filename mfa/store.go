@@ -163,4 +163,9 @@ type PolicyStore interface {
 	DeleteEnrollmentRequest(ctx context.Context, userID, factorType string) error
 
 	DeleteUserEnrollments(ctx context.Context, userID string) error
+
+	// PurgeExpired deletes sessions that expired or idled out before the
+	// cutoffs, login tickets and pending enrollments that expired, and
+	// trusted browsers past their expiry. It returns how many rows it deleted.
+	PurgeExpired(ctx context.Context, now, idleCutoff time.Time) (int64, error)
 }

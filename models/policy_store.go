@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/twofoldauth/twofold/mfa"
@@ -169,4 +170,24 @@ func (s *Store) DeleteEnrollmentRequest(ctx context.Context, userID, factorType 
 
 func (s *Store) DeleteUserEnrollments(ctx context.Context, userID string) error {
 	return s.conn(ctx).Where("user_id = ?", userID).Delete(&enrollment{}).Error
+}
+
+func (s *Store) PurgeExpired(ctx context.Context, now, idleCutoff time.Time) (int64, error) {
+	var n int64
+	err := s.Transaction(ctx, func(tx mfa.Store) error {
+		db := tx.(*Store).conn(ctx)
+		for _, del := range []*gorm.DB{
+			db.Where("expires_at <= ? OR last_seen_at <= ?", now, idleCutoff).Delete(&session{}),
+			db.Where("expires_at <= ?", now).Delete(&loginTicket{}),
+			db.Where("status = ? AND expires_at <= ?", string(mfa.EnrollmentPending), now).Delete(&enrollment{}),
+			db.Where("expires_at <= ?", now).Delete(&trustedBrowser{}),
+		} {
+			if del.Error != nil {
+				return del.Error
+			}
+			n += del.RowsAffected
+		}
+		return nil
+	})
+	return n, err
 }

@@ -185,6 +185,27 @@ func writeText(w http.ResponseWriter, status int, msg string) {
 	_, _ = fmt.Fprintln(w, msg)
 }
 
+// purgeInterval is how often a server deletes expired sessions, tickets and
+// pending enrollments. Every server does it; the deletes are idempotent.
+const purgeInterval = 10 * time.Minute
+
+func (s *Server) purgeLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.service.PurgeExpired(ctx); err != nil {
+				s.log.Warn("purge expired rows", "err", err)
+			} else if n > 0 {
+				s.log.Info("purged expired rows", "rows", n)
+			}
+		}
+	}
+}
+
 // Run serves until ctx is done, then shuts down gracefully.
 func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	s, err := New(ctx, cfg, opts...)
@@ -205,6 +226,7 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	go s.purgeLoop(ctx, purgeInterval)
 	s.log.Info("twofold: listening", "addr", ln.Addr().String(), "playground", "http://"+ln.Addr().String()+"/playground", "dev", cfg.Dev)
 	select {
 	case err := <-errc:
