@@ -50,7 +50,7 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
 	srv.SetErrorPresenter(presentError(cfg.Logger))
 	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
-	return srv
+	return withLoaders(cfg.Service, srv)
 }
 
 // accessRules limits query depth and opens introspection to admins (and to

@@ -261,8 +261,8 @@ func (r *queryResolver) UserTrustedBrowsers(ctx context.Context, userID string) 
 
 // MfaEnrolled is the resolver for the mfaEnrolled field.
 func (r *userResolver) MfaEnrolled(ctx context.Context, obj *mfa.User) (bool, error) {
-	types, err := r.Service.FactorTypesOf(ctx, obj)
-	return len(types) > 0, err
+	es, err := loadersFrom(ctx, r.Service).enrollments.Load(ctx, obj.ID)
+	return len(es) > 0, err
 }
 
 // MfaRequired is the resolver for the mfaRequired field.
@@ -272,7 +272,8 @@ func (r *userResolver) MfaRequired(ctx context.Context, obj *mfa.User) (bool, er
 
 // FactorTypes is the resolver for the factorTypes field.
 func (r *userResolver) FactorTypes(ctx context.Context, obj *mfa.User) ([]string, error) {
-	return r.Service.FactorTypesOf(ctx, obj)
+	es, err := loadersFrom(ctx, r.Service).enrollments.Load(ctx, obj.ID)
+	return mfa.FactorTypes(es), err
 }
 
 // EnrollmentRequests is the resolver for the enrollmentRequests field.

@@ -120,12 +120,15 @@ func (r *queryResolver) Companies(ctx context.Context) ([]mfa.Company, error) {
 
 // Organization is the resolver for the organization field.
 func (r *userResolver) Organization(ctx context.Context, obj *mfa.User) (*mfa.Organization, error) {
-	return r.Service.OrganizationOf(ctx, obj)
+	return loadersFrom(ctx, r.Service).organizations.Load(ctx, obj.OrganizationID)
 }
 
 // Company is the resolver for the company field.
 func (r *userResolver) Company(ctx context.Context, obj *mfa.User) (*mfa.Company, error) {
-	return r.Service.CompanyOf(ctx, obj)
+	if obj.CompanyID == "" {
+		return nil, nil
+	}
+	return loadersFrom(ctx, r.Service).companies.Load(ctx, obj.CompanyID)
 }
 
 // Locked is the resolver for the locked field.

@@ -69,19 +69,48 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
-// FactorTypesOf lists the types of the user's active factors.
-func (s *Service) FactorTypesOf(ctx context.Context, u *User) ([]string, error) {
-	es, err := s.store.Enrollments(ctx, u.ID, EnrollmentActive)
-	if err != nil {
-		return nil, err
-	}
+// FactorTypes lists the distinct factor types of enrollments, in order.
+func FactorTypes(es []Enrollment) []string {
 	types := []string{}
 	for _, e := range es {
 		if !slices.Contains(types, e.FactorType) {
 			types = append(types, e.FactorType)
 		}
 	}
-	return types, nil
+	return types
+}
+
+// OrganizationsByID, CompaniesByID and ActiveEnrollmentsByUser are batch
+// reads for per-request dataloaders: whoever may see the users may see
+// these, so they apply no further rule.
+func (s *Service) OrganizationsByID(ctx context.Context, ids []string) (map[string]*Organization, error) {
+	rows, err := s.store.OrganizationsByIDs(ctx, ids)
+	out := make(map[string]*Organization, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, err
+}
+
+func (s *Service) CompaniesByID(ctx context.Context, ids []string) (map[string]*Company, error) {
+	rows, err := s.store.CompaniesByIDs(ctx, ids)
+	out := make(map[string]*Company, len(rows))
+	for i := range rows {
+		out[rows[i].ID] = &rows[i]
+	}
+	return out, err
+}
+
+func (s *Service) ActiveEnrollmentsByUser(ctx context.Context, userIDs []string) (map[string][]Enrollment, error) {
+	rows, err := s.store.EnrollmentsOfUsers(ctx, userIDs, EnrollmentActive)
+	out := make(map[string][]Enrollment, len(userIDs))
+	for _, id := range userIDs {
+		out[id] = []Enrollment{}
+	}
+	for _, e := range rows {
+		out[e.UserID] = append(out[e.UserID], e)
+	}
+	return out, err
 }
 
 // EnrollmentRequestsOf lists the user's open enrollment requests (the

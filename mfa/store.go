@@ -20,6 +20,10 @@ type Store interface {
 	OrganizationBySlug(ctx context.Context, slug string) (*Organization, error)
 	OrganizationByID(ctx context.Context, id string) (*Organization, error)
 
+	// OrganizationsByIDs and CompaniesByIDs batch look-ups (dataloaders).
+	OrganizationsByIDs(ctx context.Context, ids []string) ([]Organization, error)
+	CompaniesByIDs(ctx context.Context, ids []string) ([]Company, error)
+
 	CreateCompany(ctx context.Context, c *Company) error
 	CompanyByID(ctx context.Context, id string) (*Company, error)
 	Companies(ctx context.Context, orgID string) ([]Company, error)
@@ -111,6 +115,8 @@ type FactorStore interface {
 	// Enrollments lists a user's enrollments with the status ("" for all),
 	// oldest first.
 	Enrollments(ctx context.Context, userID string, status EnrollmentStatus) ([]Enrollment, error)
+	// EnrollmentsOfUsers is Enrollments for many users at once.
+	EnrollmentsOfUsers(ctx context.Context, userIDs []string, status EnrollmentStatus) ([]Enrollment, error)
 	// UpdateEnrollment writes e (status, state, key id, external id,
 	// metadata, label, times) if its version is still prevVersion, and bumps
 	// the version; otherwise ErrStale. This is what makes a TOTP code or a

@@ -396,19 +396,5 @@ func (s *Service) company(ctx context.Context, v *Viewer, id string) (*Company, 
 	return c, err
 }
 
-// CompanyOf returns the user's company, or nil. Whoever may see a user may
-// see its company.
-func (s *Service) CompanyOf(ctx context.Context, u *User) (*Company, error) {
-	if u.CompanyID == "" {
-		return nil, nil
-	}
-	return s.store.CompanyByID(ctx, u.CompanyID)
-}
-
-// OrganizationOf returns the user's organization.
-func (s *Service) OrganizationOf(ctx context.Context, u *User) (*Organization, error) {
-	return s.store.OrganizationByID(ctx, u.OrganizationID)
-}
-
 // Locked reports whether the user is locked out now.
 func (s *Service) Locked(u *User) bool { return u.Locked(s.now()) }

@@ -74,6 +74,14 @@ func (s *Store) Enrollments(ctx context.Context, userID string, status mfa.Enrol
 	return toEnrollments(rows), nil
 }
 
+func (s *Store) EnrollmentsOfUsers(ctx context.Context, userIDs []string, status mfa.EnrollmentStatus) ([]mfa.Enrollment, error) {
+	var rows []enrollment
+	if err := s.conn(ctx).Where("user_id IN ? AND status = ?", userIDs, string(status)).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	return toEnrollments(rows), nil
+}
+
 func toEnrollments(rows []enrollment) []mfa.Enrollment {
 	out := make([]mfa.Enrollment, len(rows))
 	for i := range rows {

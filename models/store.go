@@ -90,6 +90,30 @@ func (s *Store) OrganizationByID(ctx context.Context, id string) (*mfa.Organizat
 	return r.toMFA(), nil
 }
 
+func (s *Store) OrganizationsByIDs(ctx context.Context, ids []string) ([]mfa.Organization, error) {
+	var rows []organization
+	if err := s.conn(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]mfa.Organization, len(rows))
+	for i := range rows {
+		out[i] = *rows[i].toMFA()
+	}
+	return out, nil
+}
+
+func (s *Store) CompaniesByIDs(ctx context.Context, ids []string) ([]mfa.Company, error) {
+	var rows []company
+	if err := s.conn(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make([]mfa.Company, len(rows))
+	for i := range rows {
+		out[i] = *rows[i].toMFA()
+	}
+	return out, nil
+}
+
 func (r *organization) toMFA() *mfa.Organization {
 	return &mfa.Organization{ID: r.ID, Slug: r.Slug, Name: r.Name, CreatedAt: r.CreatedAt.UTC()}
 }
