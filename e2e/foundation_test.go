@@ -245,3 +245,22 @@ func lookupUserID(t *testing.T, admin *client, username string) string {
 	t.Fatalf("user %s not found", username)
 	return ""
 }
+
+func TestAuthRateLimitPerAddress(t *testing.T) {
+	cfg := testConfig("sqlite://" + t.TempDir() + "/db")
+	cfg.MFA.AuthRatePerMinute = 8 // a burst of 2, then one every 7.5 s
+	e := &env{t: t, cfg: cfg, clock: &clock{now: time.Now().UTC()}}
+	e.srv = e.startServer()
+	var codes []string
+	for i := range 4 {
+		_, r := e.client().login("demo", fmt.Sprintf("sprayed-user-%d", i), "some-password-1")
+		codes = append(codes, r.code())
+	}
+	if strings.Join(codes, ",") != "UNAUTHENTICATED,UNAUTHENTICATED,RATE_LIMITED,RATE_LIMITED" {
+		t.Fatalf("answers: %v", codes)
+	}
+	e.clock.Advance(8 * time.Second)
+	if p, _ := e.client().login("demo", "admin", adminPassword); p["status"] != "AUTHENTICATED" {
+		t.Fatal("not allowed again after the refill")
+	}
+}

@@ -78,6 +78,8 @@ func testConfig(dbURL string) server.Config {
 		MFA: mfa.Config{
 			// Cheap hashing keeps tests fast; the cost is a parameter.
 			Password: mfa.PasswordConfig{MemoryKiB: 64, Iterations: 1, Parallelism: 1, MinLength: 12, MaxLength: 256},
+			// Every test client is 127.0.0.1; TestAuthRateLimit sets a real one.
+			AuthRatePerMinute: -1,
 		},
 	}
 }

@@ -69,6 +69,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if len(req.Organization) > 64 || len(req.Username) > 254 || len(req.Password) > 4*s.cfg.Password.MaxLength {
 		return nil, invalidInput("", "organization, username or password is too long")
 	}
+	if err := s.checkRate(ClientFrom(ctx)); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	user, org, err := s.findLoginUser(ctx, req.Organization, req.Username)
 	if err != nil {

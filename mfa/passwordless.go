@@ -53,6 +53,9 @@ func (s *Service) BeginPasskeyLogin(ctx context.Context, orgSlug string) (string
 // the assertion (possession and user verification) and signs them in: a
 // multi-factor login, under the same lockout, trust and audit rules.
 func (s *Service) FinishPasskeyLogin(ctx context.Context, ticket string, response json.RawMessage, trust bool) (*LoginResult, error) {
+	if err := s.checkRate(ClientFrom(ctx)); err != nil {
+		return nil, err
+	}
 	if ticket == "" || len(ticket) > 128 {
 		return nil, errBadTicket
 	}

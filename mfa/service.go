@@ -26,6 +26,9 @@ type Config struct {
 	// pending enrollment.
 	LoginTicketTTL time.Duration
 	EnrollmentTTL  time.Duration
+	// AuthRatePerMinute bounds authentication attempts per client address
+	// (0: the default; negative: no limit).
+	AuthRatePerMinute int
 }
 
 // Defaults.
@@ -63,6 +66,9 @@ func (c Config) withDefaults() Config {
 	if c.EnrollmentTTL <= 0 {
 		c.EnrollmentTTL = DefaultEnrollmentTTL
 	}
+	if c.AuthRatePerMinute == 0 {
+		c.AuthRatePerMinute = DefaultAuthRatePerMinute
+	}
 	return c
 }
 
@@ -72,9 +78,10 @@ type Service struct {
 	store    Store
 	clock    Clock
 	cfg      Config
-	registry Registry
-	keyring  *Keyring
-	log      *slog.Logger
+	registry  Registry
+	keyring   *Keyring
+	log       *slog.Logger
+	authLimit *limiter
 	// dummyHash is verified against when a login names no user, so unknown
 	// and known usernames cost the same.
 	dummyHash string
@@ -94,6 +101,9 @@ func New(store Store, cfg Config, opts ...Option) (*Service, error) {
 	}
 	if s.keyring == nil {
 		return nil, errors.New("mfa: a keyring is required (WithKeyring)")
+	}
+	if s.cfg.AuthRatePerMinute > 0 {
+		s.authLimit = newLimiter(s.cfg.AuthRatePerMinute)
 	}
 	h, err := s.cfg.Password.hash("twofold-dummy-password")
 	if err != nil {

@@ -80,6 +80,9 @@ type VerifyRequest struct {
 // credential's new state is written with compare-and-swap, and the ticket
 // is consumed in the same transaction).
 func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginResult, error) {
+	if err := s.checkRate(ClientFrom(ctx)); err != nil {
+		return nil, err
+	}
 	t, user, err := s.openTicket(ctx, req.Ticket, StatusMFARequired)
 	if err != nil {
 		return nil, err

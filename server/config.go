@@ -97,6 +97,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		SessionMaxAge:      r.duration("TWOFOLD_SESSION_MAX_AGE", mfa.DefaultSessionMaxAge),
 		MaxFailedAttempts:  r.integer("TWOFOLD_LOCKOUT_MAX_ATTEMPTS", mfa.DefaultMaxFailedAttempts, 1, 100),
 		LockoutDuration:    r.duration("TWOFOLD_LOCKOUT_DURATION", mfa.DefaultLockoutDuration),
+		AuthRatePerMinute:  r.integer("TWOFOLD_RATE_LIMIT_AUTH_PER_MINUTE", mfa.DefaultAuthRatePerMinute, -1, 100000),
 	}
 	if c.MFA.Password.MinLength > c.MFA.Password.MaxLength {
 		r.fail("TWOFOLD_PASSWORD_MIN_LENGTH", "must not exceed TWOFOLD_PASSWORD_MAX_LENGTH")
