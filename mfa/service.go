@@ -75,9 +75,9 @@ func (c Config) withDefaults() Config {
 // Service carries out every use case. It is safe for concurrent use and
 // keeps no state of its own: many processes can share one database.
 type Service struct {
-	store    Store
-	clock    Clock
-	cfg      Config
+	store     Store
+	clock     Clock
+	cfg       Config
 	registry  Registry
 	keyring   *Keyring
 	log       *slog.Logger
