@@ -209,16 +209,21 @@ func TestQueryDepthAndComplexityAreLimited(t *testing.T) {
 		admin := e.admin()
 		deep := `{ auditEvents { edges { node { actor { company { id } organization { id } } } } } }`
 		admin.must(deep, nil)
-		tooDeep := `{ viewer { organization { id } } ` + strings.Repeat("...F ", 1) + `} fragment F on Query { a: auditEvents { edges { node { actor { organization { id } } subject { company { name } } } } } b: users { edges { node { company { id } } } } }`
-		admin.must(tooDeep, nil)
+		viaFragment := `{ viewer { organization { id } } ...F } fragment F on Query { a: auditEvents { edges { node { actor { organization { id } } subject { company { name } } } } } b: users { edges { node { company { id } } } } }`
+		admin.must(viaFragment, nil)
+		// 16 levels of introspection types exceed the depth limit of 15.
+		tooDeep := "{ __schema { types { fields { type { " + strings.Repeat("ofType { ", 12) + "name" + strings.Repeat(" }", 12) + " } } } } }"
+		if r := admin.post(tooDeep, nil); r.code() != "BAD_USER_INPUT" || !strings.Contains(r.Errors[0].Message, "too deep") {
+			t.Fatalf("a too deep query: %+v", r.Errors)
+		}
 		var sb strings.Builder
 		sb.WriteString("{")
 		for i := range 200 {
 			fmt.Fprintf(&sb, " u%d: users(first: 100) { edges { node { id } } }", i)
 		}
 		sb.WriteString("}")
-		if r := admin.post(sb.String(), nil); len(r.Errors) == 0 {
-			t.Fatal("a very complex query was accepted")
+		if r := admin.post(sb.String(), nil); r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["reason"] != "COMPLEXITY_LIMIT_EXCEEDED" {
+			t.Fatalf("a very complex query: %+v", r.Errors)
 		}
 		// Introspection: admins yes, anonymous no (not in dev mode).
 		if r := e.client().post(`{ __schema { queryType { name } } }`, nil); len(r.Errors) == 0 {

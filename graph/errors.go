@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/twofoldauth/twofold/mfa"
@@ -25,8 +25,10 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			if gqlErr.Extensions == nil {
 				gqlErr.Extensions = map[string]any{}
 			}
-			switch c, _ := gqlErr.Extensions["code"].(string); c {
-			case "", errcode.ValidationFailed, errcode.ParseFailed:
+			// Our own codes stay; gqlgen's (GRAPHQL_VALIDATION_FAILED,
+			// COMPLEXITY_LIMIT_EXCEEDED...) become BAD_USER_INPUT with the
+			// original as the reason.
+			if c, _ := gqlErr.Extensions["code"].(string); !slices.Contains(publicCodes, mfa.Code(c)) {
 				if c != "" {
 					gqlErr.Extensions["reason"] = c
 				}
@@ -56,15 +58,15 @@ func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 			out.Extensions = map[string]any{"code": string(mfa.CodeUnavailable)}
 			return out
 		}
-		if gqlErr != nil && gqlErr.Extensions["code"] != nil && out.Err == nil {
-			return out
-		}
 		log.ErrorContext(ctx, "graphql: internal error", "path", out.Path.String(), "err", err)
 		out.Message = "internal error"
 		out.Extensions = map[string]any{"code": string(mfa.CodeInternal)}
 		return out
 	}
 }
+
+var publicCodes = []mfa.Code{mfa.CodeBadUserInput, mfa.CodeUnauthenticated, mfa.CodeForbidden, mfa.CodeNotFound,
+	mfa.CodeConflict, mfa.CodeRateLimited, mfa.CodeUnavailable, mfa.CodeInternal}
 
 // recoverPanic turns a resolver panic into an INTERNAL error.
 func recoverPanic(log *slog.Logger) graphql.RecoverFunc {
