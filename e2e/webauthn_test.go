@@ -199,3 +199,33 @@ func TestSecurityKeyAttestationPolicy(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminRequestsAPasskeyAtNextLogin(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		newUser(t, e, admin, "sam", nil)
+		samID := lookupUserID(t, admin, "sam")
+		admin.must(`mutation($id: ID!) { requestEnrollment(input: {userId: $id, factorType: "passkey"}) { request { factorType } } }`, map[string]any{"id": samID})
+		c := e.client()
+		p := loginStep(t, c, "sam", "sam-password-1")
+		if p["status"] != "ENROLLMENT_REQUIRED" || jsonOf(p["allowedFactorTypes"]) != `["passkey"]` {
+			t.Fatalf("login with a passkey request: %v", p)
+		}
+		ticket := p["ticket"].(string)
+		d := c.must(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "passkey", "ticket": ticket}})
+		cd, _ := json.Marshal(dig(d, "beginEnrollment", "clientData"))
+		key := newAuthenticator(webauthntest.Options{})
+		resp, err := key.Register(cd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = c.must(completeEnrollment, map[string]any{"in": map[string]any{"enrollmentId": dig(d, "beginEnrollment", "enrollmentId"), "ticket": ticket, "response": json.RawMessage(resp)}})
+		if dig(d, "completeEnrollment", "status") != "AUTHENTICATED" || dig(d, "completeEnrollment", "enrollment", "factorType") != "passkey" {
+			t.Fatalf("enrolling the requested passkey: %v", d)
+		}
+		// Next login: the passkey is the second factor, and the request is gone.
+		if p := loginStep(t, e.client(), "sam", "sam-password-1"); p["status"] != "MFA_REQUIRED" || p["requestedFactorTypes"] != nil && len(p["requestedFactorTypes"].([]any)) != 0 {
+			t.Fatalf("after enrolling: %v", p)
+		}
+	})
+}
