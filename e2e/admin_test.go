@@ -232,3 +232,35 @@ func TestQueryDepthAndComplexityAreLimited(t *testing.T) {
 		admin.must(`{ __schema { queryType { name } } }`, nil)
 	})
 }
+
+func TestUpdateUser(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		company := dig(admin.must(`mutation { createCompany(input: {name: "Initech"}) { company { id } } }`, nil), "createCompany", "company", "id")
+		id := e.createUser(admin, map[string]any{"username": "tom", "email": "tom@example.com"})
+		e.createUser(admin, map[string]any{"username": "tina", "email": "tina@example.com"})
+		update := `mutation($in: UpdateUserInput!) { updateUser(input: $in) { user { email displayName userType company { name } permissions } } }`
+		d := admin.must(update, map[string]any{"in": map[string]any{"userId": id, "email": "Tom.New@Example.com", "displayName": "Tom N.",
+			"userType": "case_manager", "companyId": company, "permissions": []string{"VIEW_AUDIT"}}})
+		if got := jsonOf(dig(d, "updateUser", "user")); got != `{"company":{"name":"Initech"},"displayName":"Tom N.","email":"tom.new@example.com","permissions":["VIEW_AUDIT"],"userType":"case_manager"}` {
+			t.Fatalf("updated user: %s", got)
+		}
+		// Only the given fields change; "" leaves the company.
+		d = admin.must(update, map[string]any{"in": map[string]any{"userId": id, "companyId": ""}})
+		if got := jsonOf(dig(d, "updateUser", "user")); got != `{"company":null,"displayName":"Tom N.","email":"tom.new@example.com","permissions":["VIEW_AUDIT"],"userType":"case_manager"}` {
+			t.Fatalf("after leaving the company: %s", got)
+		}
+		if r := admin.post(update, map[string]any{"in": map[string]any{"userId": id, "email": "tina@example.com"}}); r.code() != "CONFLICT" {
+			t.Fatalf("duplicate email: %+v", r.Errors)
+		}
+		if r := admin.post(update, map[string]any{"in": map[string]any{"userId": "0190d6f4-3b0a-7cc1-9a57-000000000000", "displayName": "x"}}); r.code() != "NOT_FOUND" {
+			t.Fatalf("unknown user: %+v", r.Errors)
+		}
+		if r := admin.post(update, map[string]any{"in": map[string]any{"userId": id, "email": "nope"}}); r.code() != "BAD_USER_INPUT" {
+			t.Fatalf("bad email: %+v", r.Errors)
+		}
+		if got := dig(admin.must(`query($id: ID!) { user(id: $id) { email } }`, map[string]any{"id": id}), "user", "email"); got != "tom.new@example.com" {
+			t.Fatalf("a refused update changed the user: %v", got)
+		}
+	})
+}
