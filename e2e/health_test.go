@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +30,26 @@ func TestHealthAndReadiness(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Fatalf("playground for an admin: %d", resp.StatusCode)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t, "sqlite://"+t.TempDir()+"/db")
+	admin := e.admin()
+	admin.must(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "totp"}})
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`twofold_factor_up{factor="totp",version="1.0.0"} 1`,
+		`twofold_factor_call_duration_seconds_count{factor="totp",method="BeginEnrollment",outcome="ok"} 1`,
+		`twofold_http_requests_total{code="200",handler="graphql"}`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

@@ -25,6 +25,7 @@ type Server struct {
 	log     *slog.Logger
 	store   *models.Store
 	plugins *host.Registry // nil when no plugin dir is configured
+	metrics *metrics
 	service *mfa.Service
 	handler http.Handler
 }
@@ -56,7 +57,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	s := &Server{cfg: cfg, log: o.logger, store: store}
+	s := &Server{cfg: cfg, log: o.logger, store: store, metrics: newMetrics()}
 	if err := s.init(ctx, o); err != nil {
 		s.Close()
 		return nil, err
@@ -76,10 +77,12 @@ func (s *Server) init(ctx context.Context, o options) error {
 		if err != nil {
 			return fmt.Errorf("TWOFOLD_PLUGIN_CHECKSUMS: %w", err)
 		}
-		s.plugins, err = host.New(ctx, host.Config{Dir: s.cfg.PluginDir, Checksums: checksums, Settings: s.cfg.PluginSettings, Logger: o.logger})
+		s.plugins, err = host.New(ctx, host.Config{Dir: s.cfg.PluginDir, Checksums: checksums, Settings: s.cfg.PluginSettings,
+			Logger: o.logger, Observe: s.metrics.observeFactorCall})
 		if err != nil {
 			return fmt.Errorf("factor plugins: %w", err)
 		}
+		s.metrics.watchPlugins(s.plugins)
 		mfaOpts = append(mfaOpts, mfa.WithRegistry(s.plugins))
 		for _, t := range s.plugins.Types() {
 			s.log.Info("factor plugin ready", "factor", t.ID, "version", t.Version)
@@ -135,12 +138,13 @@ func (s *Server) Close() error {
 func (s *Server) routes() http.Handler {
 	gql := graph.NewHandler(graph.Config{Service: s.service, Logger: s.log, Dev: s.cfg.Dev})
 	mux := http.NewServeMux()
-	mux.Handle("POST /graphql", s.withSession(gql))
+	mux.Handle("POST /graphql", s.metrics.instrument("graphql", s.withSession(gql)))
 	mux.Handle("OPTIONS /graphql", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	mux.Handle("GET /playground", s.withSession(s.playground(playground.Handler("Twofold", "/graphql"))))
 	mux.HandleFunc("GET /demo", serveDemo)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
-	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /readyz", s.metrics.instrument("readyz", http.HandlerFunc(s.ready)))
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)
 	})

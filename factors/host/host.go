@@ -51,6 +51,9 @@ type Config struct {
 	// default a fresh temporary folder that Close removes.
 	SocketDir string
 	Logger    *slog.Logger
+	// Observe, when set, is told the duration and outcome of every call (for
+	// metrics); err is nil on success.
+	Observe func(factor, method string, d time.Duration, err error)
 }
 
 // Registry is the set of running factor plugins.

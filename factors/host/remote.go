@@ -20,7 +20,11 @@ type remote struct{ p *proc }
 
 var _ factors.Factor = remote{}
 
-func call[Req, Resp any](ctx context.Context, p *proc, req *Req, method func(factors.Factor, context.Context, *Req) (*Resp, error)) (*Resp, error) {
+func call[Req, Resp any](ctx context.Context, p *proc, name string, req *Req, method func(factors.Factor, context.Context, *Req) (*Resp, error)) (resp *Resp, err error) {
+	if obs := p.r.cfg.Observe; obs != nil {
+		start := time.Now()
+		defer func() { obs(p.desc.ID, name, time.Since(start), err) }()
+	}
 	p.mu.Lock()
 	impl, client, healthy := p.impl, p.client, p.healthyLocked()
 	p.mu.Unlock()
@@ -30,7 +34,7 @@ func call[Req, Resp any](ctx context.Context, p *proc, req *Req, method func(fac
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.r.cfg.CallTimeout)
 	defer cancel()
-	resp, err := method(impl, ctx, req)
+	resp, err = method(impl, ctx, req)
 	if err == nil {
 		return resp, nil
 	}
@@ -48,31 +52,31 @@ func call[Req, Resp any](ctx context.Context, p *proc, req *Req, method func(fac
 }
 
 func (r remote) Describe(ctx context.Context, req *factors.DescribeRequest) (*factors.DescribeResponse, error) {
-	return call(ctx, r.p, req, factors.Factor.Describe)
+	return call(ctx, r.p, "Describe", req, factors.Factor.Describe)
 }
 
 func (r remote) Configure(ctx context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
-	return call(ctx, r.p, req, factors.Factor.Configure)
+	return call(ctx, r.p, "Configure", req, factors.Factor.Configure)
 }
 
 func (r remote) BeginEnrollment(ctx context.Context, req *factors.BeginEnrollmentRequest) (*factors.BeginEnrollmentResponse, error) {
-	return call(ctx, r.p, req, factors.Factor.BeginEnrollment)
+	return call(ctx, r.p, "BeginEnrollment", req, factors.Factor.BeginEnrollment)
 }
 
 func (r remote) FinishEnrollment(ctx context.Context, req *factors.FinishEnrollmentRequest) (*factors.FinishEnrollmentResponse, error) {
-	return call(ctx, r.p, req, factors.Factor.FinishEnrollment)
+	return call(ctx, r.p, "FinishEnrollment", req, factors.Factor.FinishEnrollment)
 }
 
 func (r remote) BeginVerification(ctx context.Context, req *factors.BeginVerificationRequest) (*factors.BeginVerificationResponse, error) {
-	return call(ctx, r.p, req, factors.Factor.BeginVerification)
+	return call(ctx, r.p, "BeginVerification", req, factors.Factor.BeginVerification)
 }
 
 func (r remote) FinishVerification(ctx context.Context, req *factors.FinishVerificationRequest) (*factors.FinishVerificationResponse, error) {
-	return call(ctx, r.p, req, factors.Factor.FinishVerification)
+	return call(ctx, r.p, "FinishVerification", req, factors.Factor.FinishVerification)
 }
 
 func (r remote) IdentifyCredential(ctx context.Context, req *factors.IdentifyCredentialRequest) (*factors.IdentifyCredentialResponse, error) {
-	return call(ctx, r.p, req, factors.Factor.IdentifyCredential)
+	return call(ctx, r.p, "IdentifyCredential", req, factors.Factor.IdentifyCredential)
 }
 
 // NewStatic returns a registry of in-process factors (no processes): the
