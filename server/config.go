@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ type Config struct {
 	AllowedOrigins []string
 	// Dev serves the Playground and introspection to everyone.
 	Dev bool
+	// TrustedProxies are the networks of load balancers whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
 
 	MFA mfa.Config
 	// PluginSettings are handed to each factor plugin at start, by factor id.
@@ -84,6 +88,18 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" {
 			r.fail("TWOFOLD_ALLOWED_ORIGINS", "%q is not an origin like https://app.example.com", o)
 		}
+	}
+	for _, p := range r.list("TWOFOLD_TRUSTED_PROXIES") {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				r.fail("TWOFOLD_TRUSTED_PROXIES", "%q is not an IP address or CIDR", p)
+				continue
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
 	}
 	c.MFA = mfa.Config{
 		Password: mfa.PasswordConfig{

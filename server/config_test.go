@@ -36,17 +36,25 @@ func TestConfigNamesEveryBadVariable(t *testing.T) {
 		"TWOFOLD_LOCKOUT_MAX_ATTEMPTS": "0",
 		"TWOFOLD_LOCKOUT_DURATION":     "soon",
 		"TWOFOLD_BOOTSTRAP_ORG":        "demo",
+		"TWOFOLD_TRUSTED_PROXIES":      "10.0.0.0/8,proxy.local",
 	}))
 	if err == nil {
 		t.Fatal("bad configuration accepted")
 	}
 	for _, name := range []string{"TWOFOLD_HTTP_ADDR", "TWOFOLD_DATABASE_URL", "TWOFOLD_SEAL_KEY", "TWOFOLD_ALLOWED_ORIGINS",
-		"TWOFOLD_DEV", "TWOFOLD_LOCKOUT_MAX_ATTEMPTS", "TWOFOLD_LOCKOUT_DURATION", "TWOFOLD_BOOTSTRAP_ORG"} {
+		"TWOFOLD_DEV", "TWOFOLD_LOCKOUT_MAX_ATTEMPTS", "TWOFOLD_LOCKOUT_DURATION", "TWOFOLD_BOOTSTRAP_ORG", "TWOFOLD_TRUSTED_PROXIES"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s:\n%v", name, err)
 		}
 	}
 	if _, err := ConfigFromEnv(env(nil)); err == nil || !strings.Contains(err.Error(), "TWOFOLD_SEAL_KEY") {
 		t.Fatalf("missing seal key: %v", err)
+	}
+}
+
+func TestTrustedProxiesParse(t *testing.T) {
+	c, err := ConfigFromEnv(env(map[string]string{"TWOFOLD_SEAL_KEY": goodKey, "TWOFOLD_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.5"}))
+	if err != nil || len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.5/32" {
+		t.Fatalf("%v %v", c.TrustedProxies, err)
 	}
 }

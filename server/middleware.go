@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -19,16 +20,61 @@ const (
 	maxBodyBytes         = 1 << 20
 )
 
-// withClient records the caller's address and user agent for audit.
+// withClient records the caller's address and user agent (for audit and
+// rate limits), believing X-Forwarded-For only from trusted proxies.
 func (s *Server) withClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
-		ctx := mfa.WithClient(r.Context(), mfa.Client{IP: ip, UserAgent: r.UserAgent()})
+		ctx := mfa.WithClient(r.Context(), mfa.Client{IP: s.clientIP(r), UserAgent: r.UserAgent()})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// clientIP is the connection's address or, when that is a trusted proxy,
+// the right-most address in X-Forwarded-For that is not a trusted proxy
+// (addresses left of it could be forged by the client).
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if !s.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(hop); err != nil {
+			break
+		}
+		if host = hop; !s.trusted(hop) {
+			break
+		}
+	}
+	return host
+}
+
+func (s *Server) trusted(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// secure reports whether the client's connection is TLS, directly or (from
+// a trusted proxy) as X-Forwarded-Proto says.
+func (s *Server) secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	return s.trusted(host) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // withCORS lets the allowed origins call the API with credentials.
@@ -69,7 +115,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		if token == "" && cookie != nil {
 			token = cookie.Value
 		}
-		jar := &cookieJar{w: w, r: r, secure: r.TLS != nil}
+		jar := &cookieJar{w: w, r: r, secure: s.secure(r)}
 		req := &graph.Request{Cookies: jar}
 		if token != "" {
 			v, err := s.service.Authenticate(r.Context(), token)
