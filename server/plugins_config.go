@@ -24,5 +24,7 @@ func pluginSettings(r envReader, origins []string) map[string]map[string]string 
 	rp["origins"] = r.str("TWOFOLD_WEBAUTHN_ORIGINS", strings.Join(origins, ","))
 	passkey, hardwarekey := maps.Clone(rp), maps.Clone(rp)
 	set(hardwarekey, "allowed_aaguids", "TWOFOLD_HARDWAREKEY_ALLOWED_AAGUIDS")
+	set(hardwarekey, "mds_file", "TWOFOLD_HARDWAREKEY_MDS_FILE")
+	set(hardwarekey, "mds_root_cert", "TWOFOLD_HARDWAREKEY_MDS_ROOT")
 	return map[string]map[string]string{"totp": totp, "passkey": passkey, "hardwarekey": hardwarekey}
 }

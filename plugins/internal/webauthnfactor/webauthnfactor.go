@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -42,6 +43,8 @@ type Factor struct {
 	wa   *webauthn.WebAuthn
 	// allowed AAGUIDs (hardware keys); empty allows any attested key.
 	allowed []uuid.UUID
+	// mds, when loaded, admits only FIDO-certified models (hardware keys).
+	mds certified
 }
 
 var _ factors.Factor = (*Factor)(nil)
@@ -67,6 +70,8 @@ func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.D
 			Capabilities: []factors.Capability{factors.CapabilityPhishingResistant, factors.CapabilityPasswordless}, Settings: settings}, nil
 	}
 	settings["allowed_aaguids"] = "comma list of authenticator AAGUIDs accepted (default: any key with a valid attestation)"
+	settings["mds_file"] = "path to a FIDO MDS3 blob (JWT): only models it lists as FIDO certified are accepted"
+	settings["mds_root_cert"] = "path to the MDS signing root (PEM or base64 DER; default: the FIDO production root)"
 	return &factors.DescribeResponse{ID: string(HardwareKey), DisplayName: "Security key", Version: Version, ProtocolVersion: factors.ProtocolVersion,
 		Capabilities: []factors.Capability{factors.CapabilityPhishingResistant, factors.CapabilityHardwareBound}, Settings: settings}, nil
 }
@@ -75,6 +80,7 @@ func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.D
 func (f *Factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
 	cfg := &webauthn.Config{RPID: "localhost", RPDisplayName: "Twofold", RPOrigins: []string{"http://localhost:8080"}}
 	var allowed []uuid.UUID
+	var mdsFile, mdsRoot string
 	for k, v := range req.Settings {
 		switch {
 		case k == "rp_id":
@@ -91,8 +97,19 @@ func (f *Factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*f
 				}
 				allowed = append(allowed, id)
 			}
+		case k == "mds_file" && f.kind == HardwareKey:
+			mdsFile = v
+		case k == "mds_root_cert" && f.kind == HardwareKey:
+			mdsRoot = v
 		default:
 			return nil, factors.Errorf(factors.ErrBadRequest, fmt.Sprintf("unknown setting %q", k))
+		}
+	}
+	var mds certified
+	if mdsFile != "" {
+		var err error
+		if mds, err = loadMDS(mdsFile, mdsRoot, time.Now()); err != nil {
+			return nil, factors.Errorf(factors.ErrBadRequest, err.Error())
 		}
 	}
 	if f.kind == Passkey {
@@ -105,7 +122,7 @@ func (f *Factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*f
 		return nil, factors.Errorf(factors.ErrBadRequest, err.Error())
 	}
 	f.mu.Lock()
-	f.wa, f.allowed = wa, allowed
+	f.wa, f.allowed, f.mds = wa, allowed, mds
 	f.mu.Unlock()
 	return &factors.ConfigureResponse{}, nil
 }
@@ -124,6 +141,12 @@ func (f *Factor) webauthn() (*webauthn.WebAuthn, []uuid.UUID) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return f.wa, f.allowed
+}
+
+func (f *Factor) certified() certified {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.mds
 }
 
 // user adapts a host user and their credentials to go-webauthn.
@@ -236,8 +259,9 @@ func (f *Factor) FinishEnrollment(_ context.Context, req *factors.FinishEnrollme
 	if err != nil {
 		return nil, classify(err)
 	}
+	mds := f.certified()
 	if f.kind == HardwareKey {
-		if err := checkAttestation(cred, allowed); err != nil {
+		if err := checkAttestation(cred, allowed, mds); err != nil {
 			return nil, err
 		}
 	}
@@ -245,7 +269,10 @@ func (f *Factor) FinishEnrollment(_ context.Context, req *factors.FinishEnrollme
 	if err != nil {
 		return nil, err
 	}
-	meta := metadata(cred)
+	meta := credentialMetadata(cred)
+	if id, err := uuid.FromBytes(cred.Authenticator.AAGUID); err == nil && mds[id] != "" {
+		meta["authenticator"] = mds[id]
+	}
 	label := meta["authenticator"]
 	switch {
 	case label != "":
@@ -259,21 +286,26 @@ func (f *Factor) FinishEnrollment(_ context.Context, req *factors.FinishEnrollme
 
 // checkAttestation applies the hardware-key policy: a verified attestation
 // statement (not "none") from an allowed authenticator model.
-func checkAttestation(cred *webauthn.Credential, allowed []uuid.UUID) error {
+func checkAttestation(cred *webauthn.Credential, allowed []uuid.UUID, mds certified) error {
 	if cred.AttestationFormat == "" || cred.AttestationFormat == "none" || cred.AttestationType == "none" {
 		return factors.Errorf(factors.ErrAttestationRefused, "the security key gave no attestation; use a key that supports direct attestation")
 	}
-	if len(allowed) == 0 {
-		return nil
-	}
 	aaguid, err := uuid.FromBytes(cred.Authenticator.AAGUID)
-	if err != nil || !slices.Contains(allowed, aaguid) {
+	if err != nil {
+		return factors.Errorf(factors.ErrAttestationRefused, "the security key gave no model id")
+	}
+	if len(allowed) > 0 && !slices.Contains(allowed, aaguid) {
 		return factors.Errorf(factors.ErrAttestationRefused, fmt.Sprintf("security key model %s is not on the allowed list", aaguid))
+	}
+	if mds != nil {
+		if _, ok := mds[aaguid]; !ok {
+			return factors.Errorf(factors.ErrAttestationRefused, fmt.Sprintf("security key model %s is not FIDO certified", aaguid))
+		}
 	}
 	return nil
 }
 
-func metadata(c *webauthn.Credential) map[string]string {
+func credentialMetadata(c *webauthn.Credential) map[string]string {
 	m := map[string]string{
 		"backup_eligible":    fmt.Sprint(c.Flags.BackupEligible),
 		"backup_state":       fmt.Sprint(c.Flags.BackupState),
@@ -378,7 +410,7 @@ func (f *Factor) FinishVerification(_ context.Context, req *factors.FinishVerifi
 	if err != nil {
 		return nil, err
 	}
-	return &factors.FinishVerificationResponse{State: state, Metadata: metadata(cred)}, nil
+	return &factors.FinishVerificationResponse{State: state, Metadata: credentialMetadata(cred)}, nil
 }
 
 // IdentifyCredential reads the credential id and user handle of an
