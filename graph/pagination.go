@@ -65,3 +65,10 @@ func connection[E any](p mfa.Page, n, total int, edge func(i int, cursor string)
 	}
 	return edges, info
 }
+
+func userConnection(p mfa.Page, users []mfa.User, total int) *model.UserConnection {
+	edges, info := connection(p, len(users), total, func(i int, c string) model.UserEdge {
+		return model.UserEdge{Cursor: c, Node: &users[i]}
+	})
+	return &model.UserConnection{Edges: edges, PageInfo: info, TotalCount: total}
+}

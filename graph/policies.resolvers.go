@@ -226,10 +226,19 @@ func (r *queryResolver) UserEnrollments(ctx context.Context, userID string) ([]m
 
 // EnrolledUsers is the resolver for the enrolledUsers field.
 func (r *queryResolver) EnrolledUsers(ctx context.Context, first *int, after *string, filter *mfa.UserFilter) (*model.UserConnection, error) {
-	f := deref(filter, mfa.UserFilter{})
-	enrolled := true
-	f.MFAEnrolled = &enrolled
-	return r.Users(ctx, first, after, &f, nil)
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := page(first, after)
+	if err != nil {
+		return nil, err
+	}
+	users, total, err := r.Service.EnrolledUsers(ctx, v, deref(filter, mfa.UserFilter{}), p)
+	if err != nil {
+		return nil, err
+	}
+	return userConnection(p, users, total), nil
 }
 
 // MfaStats is the resolver for the mfaStats field.

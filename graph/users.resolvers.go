@@ -103,10 +103,7 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, fi
 	if err != nil {
 		return nil, err
 	}
-	edges, info := connection(p, len(users), total, func(i int, c string) model.UserEdge {
-		return model.UserEdge{Cursor: c, Node: &users[i]}
-	})
-	return &model.UserConnection{Edges: edges, PageInfo: info, TotalCount: total}, nil
+	return userConnection(p, users, total), nil
 }
 
 // Companies is the resolver for the companies field.

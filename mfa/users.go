@@ -299,6 +299,13 @@ func (s *Service) Users(ctx context.Context, v *Viewer, f UserFilter, order User
 	return s.usersByRequirement(ctx, q)
 }
 
+// EnrolledUsers lists the organization's users who have an active factor.
+func (s *Service) EnrolledUsers(ctx context.Context, v *Viewer, f UserFilter, p Page) ([]User, int, error) {
+	enrolled := true
+	f.MFAEnrolled = &enrolled
+	return s.Users(ctx, v, f, UserOrderUsername, false, p)
+}
+
 // usersByRequirement filters or sorts on mfaRequired, which depends on
 // policy resolution, so it runs over the matching users in memory. The
 // other filters still narrow the set in SQL first.
