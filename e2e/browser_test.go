@@ -70,7 +70,7 @@ func TestDemoPageInChromium(t *testing.T) {
 	}
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		c, done := context.WithTimeout(ctx, 20*time.Second)
+		c, done := context.WithTimeout(ctx, 60*time.Second)
 		defer done()
 		if err := chromedp.Do(c, actions...); err != nil {
 			status, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
@@ -93,7 +93,8 @@ func TestDemoPageInChromium(t *testing.T) {
 	step("password login",
 		chromedp.SetValue(chromedp.ID("password"), adminPassword), chromedp.Click(chromedp.ID("login-btn")), statusIs("Signed in as admin"))
 	step("enrol a passkey", chromedp.Click(chromedp.ID("enrol-passkey-btn")), statusIs("Passkey enrolled"))
-	step("show the TOTP QR code", chromedp.Click(chromedp.ID("enrol-totp-btn")), chromedp.Poll[chromedp.Void](`document.querySelector("#qr img") && document.getElementById("secret").textContent.length === 32`))
+	step("show the TOTP QR code", chromedp.Click(chromedp.ID("enrol-totp-btn")), statusIs("Scan the QR code, then type the first code"),
+		chromedp.Poll[chromedp.Void](`document.querySelector("#qr img") && document.getElementById("secret").textContent.length === 32`))
 	secret, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("secret")))
 	if err != nil {
 		t.Fatal(err)
