@@ -399,3 +399,43 @@ func TestAdminViewsStatsAndAudit(t *testing.T) {
 		}
 	})
 }
+
+func TestBadFactorAndPolicyInputChangesNothing(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		uma, _ := newUser(t, e, admin, "uma", nil)
+		for name, tc := range map[string]struct {
+			c     *client
+			query string
+			vars  map[string]any
+			want  string // default BAD_USER_INPUT
+		}{
+			"unknown factor type":      {uma, beginEnrollment, map[string]any{"in": map[string]any{"factorType": "carrier-pigeon"}}, ""},
+			"label too long":           {uma, beginEnrollment, map[string]any{"in": map[string]any{"factorType": "totp", "label": strings.Repeat("l", 65)}}, ""},
+			"malformed enrollment id":  {uma, completeEnrollment, map[string]any{"in": map[string]any{"enrollmentId": "1 OR 1=1", "response": map[string]any{"code": "123456"}}}, ""},
+			"policy attempts zero":     {admin, `mutation { setPolicy(input: {scope: {}, maxFailedAttempts: 0}) { policy { id } } }`, nil, ""},
+			"policy trust days":        {admin, `mutation { setPolicy(input: {scope: {}, trustedBrowserDays: 5000}) { policy { id } } }`, nil, ""},
+			"policy unknown factor":    {admin, `mutation { setPolicy(input: {scope: {}, allowedFactorTypes: ["sms"]}) { policy { id } } }`, nil, ""},
+			"policy user and company":  {admin, `mutation { setPolicy(input: {scope: {userId: "0190d6f4-3b0a-7cc1-9a57-000000000000", userType: "x"}, mode: REQUIRED}) { policy { id } } }`, nil, ""},
+			"policy bad mode":          {admin, `mutation { setPolicy(input: {scope: {}, mode: SOMETIMES}) { policy { id } } }`, nil, ""},
+			"verify with bad ticket":   {e.client(), verifyFactor, map[string]any{"in": map[string]any{"ticket": strings.Repeat("x", 500), "response": map[string]any{"code": "1"}}}, "UNAUTHENTICATED"},
+			"passkey login no org":     {e.client(), `mutation { beginPasskeyLogin(input: {organization: ""}) { ticket } }`, nil, ""},
+			"revoke malformed browser": {uma, `mutation { revokeTrustedBrowser(input: {trustedBrowserId: "nope"}) { ok } }`, nil, ""},
+			"request unknown factor":   {admin, `mutation($id: ID!) { requestEnrollment(input: {userId: $id, factorType: "sms"}) { request { factorType } } }`, map[string]any{"id": lookupUserID(t, admin, "uma")}, ""},
+		} {
+			want := tc.want
+			if want == "" {
+				want = "BAD_USER_INPUT"
+			}
+			if r := tc.c.post(tc.query, tc.vars); r.code() != want {
+				t.Errorf("%s: code %q, want %s (%+v)", name, r.code(), want, r.Errors)
+			}
+		}
+		if n := len(admin.must(`{ policies { id } }`, nil)["policies"].([]any)); n != 0 {
+			t.Fatalf("refused policy changes left %d policies", n)
+		}
+		if n := len(uma.must(`{ myEnrollments { id } }`, nil)["myEnrollments"].([]any)); n != 0 {
+			t.Fatalf("refused enrolments left %d factors", n)
+		}
+	})
+}
