@@ -1,5 +1,51 @@
 package webauthnfactor
 
+import (
+	"strconv"
+	"strings"
+
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+)
+
+// metadata is what users and admins see about a credential (public, kept
+// unsealed by the host): aaguid, authenticator, transports,
+// backup_eligible, backup_state and attestation_format.
+func (c *config) metadata(cred *webauthn.Credential) map[string]string {
+	m := map[string]string{
+		"backup_eligible": strconv.FormatBool(cred.Flags.BackupEligible),
+		"backup_state":    strconv.FormatBool(cred.Flags.BackupState),
+	}
+	if cred.AttestationFormat != "" {
+		m["attestation_format"] = cred.AttestationFormat
+	}
+	// Providers that attest nothing (Apple's passkeys) send a zero AAGUID:
+	// it names no model, so it is left out.
+	if id := aaguid(cred.Authenticator.AAGUID); id != uuid.Nil {
+		m["aaguid"] = id.String()
+		if name := c.authenticatorName(id); name != "" {
+			m["authenticator"] = name
+		}
+	}
+	if len(cred.Transport) > 0 {
+		ts := make([]string, len(cred.Transport))
+		for i, t := range cred.Transport {
+			ts[i] = string(t)
+		}
+		m["transports"] = strings.Join(ts, ",")
+	}
+	return m
+}
+
+// authenticatorName names a model: from the FIDO metadata when configured,
+// else from the list of well-known models.
+func (c *config) authenticatorName(id uuid.UUID) string {
+	if c.mds != nil && c.mds.names[id] != "" {
+		return c.mds.names[id]
+	}
+	return knownAuthenticators[id.String()]
+}
+
 // knownAuthenticators names common authenticator models by AAGUID, so users
 // and admins see "iCloud Keychain" rather than a UUID. The list is the
 // widely published one of passkey providers (community AAGUID registry);

@@ -5,10 +5,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/metadata"
+	"github.com/go-webauthn/webauthn/metadata/providers/memory"
 	"github.com/google/uuid"
 )
 
@@ -18,15 +20,34 @@ var certifiedStatuses = []metadata.AuthenticatorStatus{
 	metadata.FidoCertifiedL2plus, metadata.FidoCertifiedL3, metadata.FidoCertifiedL3plus,
 }
 
-// certified is what a FIDO Metadata Service blob says: the models (by
-// AAGUID) currently certified and never reported compromised or revoked,
-// with their descriptions.
-type certified map[uuid.UUID]string
+// certified is what a FIDO Metadata Service blob says about the models
+// that are FIDO certified and never reported compromised or revoked.
+type certified struct {
+	// provider holds their metadata statements, whose attestation roots
+	// go-webauthn checks attestation certificates against.
+	provider metadata.Provider
+	// names are the models' descriptions ("YubiKey 5 Series").
+	names map[uuid.UUID]string
+}
 
-// loadMDS reads an MDS3 blob (the JWT from the FIDO Metadata Service) from
-// a local file, verifies its signature chain to root (the FIDO production
-// root when rootFile is empty) and keeps the certified models.
-func loadMDS(blobFile, rootFile string, now time.Time) (certified, error) {
+// certifies reports whether the model is certified; a nil *certified (no
+// metadata configured) certifies nothing.
+func (c *certified) certifies(id uuid.UUID) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.names[id]
+	return ok
+}
+
+// loadMDS reads an MDS3 blob (the JWT the FIDO Metadata Service serves)
+// from a local file, verifies its signature chain to the root (the FIDO
+// production root when rootFile is empty) and keeps the certified models.
+// A model is certified when one of its status reports in effect at now is
+// a FIDO_CERTIFIED* one and none is an undesired one (revoked, key
+// compromise...): later informational reports such as UPDATE_AVAILABLE do
+// not withdraw a certification.
+func loadMDS(blobFile, rootFile string, now time.Time) (*certified, error) {
 	blob, err := os.ReadFile(blobFile)
 	if err != nil {
 		return nil, fmt.Errorf("mds_file: %w", err)
@@ -51,17 +72,33 @@ func loadMDS(blobFile, rootFile string, now time.Time) (certified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mds_file: %w", err)
 	}
-	out := certified{}
+	c := &certified{names: map[uuid.UUID]string{}}
+	entries := map[uuid.UUID]*metadata.Entry{}
 	undesired := metadata.DefaultUndesiredAuthenticatorStatuses()
 	for _, e := range md.Parsed.Entries {
 		if e.AaGUID == uuid.Nil {
+			continue // U2F and UAF models: not FIDO2
+		}
+		if !certifiedAt(e.StatusReports, now) || metadata.ValidateStatusReportsAt(e.StatusReports, nil, undesired, now) != nil {
 			continue
 		}
-		if metadata.ValidateStatusReportsAt(e.StatusReports, certifiedStatuses, undesired, now) == nil {
-			out[e.AaGUID] = e.MetadataStatement.Description
-		}
+		entries[e.AaGUID] = &e
+		c.names[e.AaGUID] = e.MetadataStatement.Description
 	}
-	return out, nil
+	// The provider's defaults: a model must have an entry, its attestation
+	// type must be one the entry lists, its certificate must chain to the
+	// entry's roots, and no undesired status may be in effect.
+	if c.provider, err = memory.New(memory.WithMetadata(entries)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// certifiedAt reports whether a certification report is in effect at now.
+func certifiedAt(reports []metadata.StatusReport, now time.Time) bool {
+	return slices.ContainsFunc(metadata.EffectiveStatusReports(reports, now), func(r metadata.StatusReport) bool {
+		return slices.Contains(certifiedStatuses, r.Status)
+	})
 }
 
 // readRoot accepts a PEM certificate or base64 DER, and returns base64 DER
