@@ -14,7 +14,11 @@
 package webauthntest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -129,7 +133,11 @@ func (a *Authenticator) Register(origin string, clientData json.RawMessage) (jso
 	if err != nil {
 		return nil, err
 	}
-	c := credential{Credential: vw.NewCredential(vw.KeyTypeEC2), rpID: opts.RelyingPartyID, userHandle: []byte(opts.UserID)}
+	key, err := newKey()
+	if err != nil {
+		return nil, err
+	}
+	c := credential{Credential: vw.NewCredentialWithImportedKey(vw.KeyTypeEC2, key), rpID: opts.RelyingPartyID, userHandle: []byte(opts.UserID)}
 	c.Counter = a.Counter
 	resp, err := a.attest(vw.CreateAttestationResponse(rp, a.device(c.userHandle), c.Credential, *opts))
 	if err != nil {
@@ -161,6 +169,26 @@ func (a *Authenticator) Login(origin string, clientData json.RawMessage) (json.R
 	}
 	c.Counter = a.Counter
 	return json.RawMessage(vw.CreateAssertionResponse(rp, a.device(c.userHandle), c.Credential, *opts)), nil
+}
+
+// newKey returns a P-256 credential key in PKCS #8. virtualwebauthn writes
+// the public key's coordinates without their leading zero bytes, which
+// verifiers refuse ("EC2 key x or y coordinate has invalid length", one key
+// in 128): such keys are drawn again.
+func newKey() ([]byte, error) {
+	for {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		point, err := key.PublicKey.Bytes() // 0x04 || X || Y, 32 bytes each
+		if err != nil {
+			return nil, err
+		}
+		if point[1] != 0 && point[33] != 0 {
+			return x509.MarshalPKCS8PrivateKey(key)
+		}
+	}
 }
 
 func (a *Authenticator) find(opts *vw.AssertionOptions) *credential {

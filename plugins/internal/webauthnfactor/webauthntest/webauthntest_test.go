@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 
 	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
 )
@@ -77,5 +78,24 @@ func TestLogin(t *testing.T) {
 	other := `{"publicKey": {"challenge": "AAECAwQFBgcICQoLDA0ODw", "rpId": "other.example"}}`
 	if _, err := a.Login("https://other.example", json.RawMessage(other)); !errors.Is(err, webauthntest.ErrNoCredential) {
 		t.Errorf("discoverable login for another RP: %v", err)
+	}
+}
+
+// Every credential key must parse: virtualwebauthn alone drops leading zero
+// bytes of the coordinates of about one key in 128.
+func TestCredentialKeysParse(t *testing.T) {
+	a := webauthntest.NewAuthenticator(webauthntest.Options{Attestation: webauthntest.AttestationNone})
+	for i := range 500 {
+		resp, err := a.Register("https://example.com", json.RawMessage(creation))
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := protocol.ParseCredentialCreationResponseBytes(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := webauthncose.ParsePublicKey(parsed.Response.AttestationObject.AuthData.AttData.CredentialPublicKey); err != nil {
+			t.Fatalf("key %d: %v", i, err)
+		}
 	}
 }
