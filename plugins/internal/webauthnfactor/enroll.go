@@ -107,10 +107,13 @@ func (f *Factor) FinishEnrollment(_ context.Context, req *factors.FinishEnrollme
 	meta := cfg.metadata(cred)
 	label := meta["authenticator"]
 	if label == "" {
-		label = map[Kind]string{Passkey: "Passkey", HardwareKey: "Security key"}[f.kind]
+		label = defaultLabels[f.kind]
 	}
 	return &factors.FinishEnrollmentResponse{State: state, Label: label, ExternalID: cred.ID, Metadata: meta}, nil
 }
+
+// defaultLabels name credentials whose model has no known name.
+var defaultLabels = map[Kind]string{Passkey: "Passkey", HardwareKey: "Security key"}
 
 // checkAttestation applies the security key policy to a credential whose
 // attestation statement go-webauthn verified: there must be one (not

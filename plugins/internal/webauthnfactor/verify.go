@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -99,7 +100,7 @@ func (f *Factor) FinishVerification(_ context.Context, req *factors.FinishVerifi
 		// the user handle the authenticator returns must name them too.
 		cred, err = cfg.wa.ValidateDiscoverableLogin(func(_, userHandle []byte) (webauthn.User, error) {
 			if !bytes.Equal(userHandle, u.WebAuthnID()) {
-				return nil, fmt.Errorf("the user handle does not name the credential's user")
+				return nil, errors.New("the user handle does not name the credential's user")
 			}
 			return u, nil
 		}, *session, parsed)
