@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -14,41 +13,48 @@ import (
 )
 
 // remote is the factors.Factor the registry hands out: each call goes to
-// the plugin's current process, bounded by the call timeout. A call that
-// finds the process dead fails with ErrUnavailable and triggers a restart.
+// the plugin's current process, bounded by the call timeout.
 type remote struct{ p *proc }
 
 var _ factors.Factor = remote{}
 
-func call[Req, Resp any](ctx context.Context, p *proc, name string, req *Req, method func(factors.Factor, context.Context, *Req) (*Resp, error)) (resp *Resp, err error) {
-	if obs := p.r.cfg.Observe; obs != nil {
+// call runs one method and sorts its failure: a typed answer passes
+// through; a dead process or broken transport is ErrUnavailable and
+// schedules a restart; a timeout is ErrUnavailable; the caller's own
+// cancellation is returned as such.
+func call[Req, Resp any](ctx context.Context, p *proc, method string, req *Req, do func(factors.Factor, context.Context, *Req) (*Resp, error)) (resp *Resp, err error) {
+	if observe := p.r.cfg.Observe; observe != nil {
 		start := time.Now()
-		defer func() { obs(p.desc.ID, name, time.Since(start), err) }()
+		defer func() { observe(p.id, method, time.Since(start), err) }()
 	}
 	p.mu.Lock()
 	impl, client, healthy := p.impl, p.client, p.healthyLocked()
 	p.mu.Unlock()
 	if !healthy {
-		p.markDown()
-		return nil, fmt.Errorf("%w: %s is restarting", ErrUnavailable, p.name)
+		p.failed(client)
+		return nil, fmt.Errorf("factor %s: %w: the plugin is restarting", p.id, ErrUnavailable)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.r.cfg.CallTimeout)
+	callCtx, cancel := context.WithTimeout(ctx, p.r.cfg.CallTimeout)
 	defer cancel()
-	resp, err = method(impl, ctx, req)
-	if err == nil {
-		return resp, nil
-	}
-	var fe *factors.Error
+	resp, err = do(impl, callCtx, req)
+	var typed *factors.Error
 	switch {
-	case errors.As(err, &fe):
-		return nil, err // a typed answer from a healthy plugin
+	case err == nil:
+		return resp, nil
+	case errors.As(err, &typed):
+		return nil, err
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("factor %s: %w", p.id, ctx.Err())
 	case client != nil && (client.Exited() || status.Code(err) == codes.Unavailable):
-		p.markDown()
-		return nil, fmt.Errorf("%w: %s crashed: %v", ErrUnavailable, p.name, err)
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return nil, fmt.Errorf("%w: %s timed out after %s", ErrUnavailable, p.name, p.r.cfg.CallTimeout)
+		p.failed(client)
+		return nil, fmt.Errorf("factor %s: %w: the plugin crashed (%s)", p.id, ErrUnavailable, status.Convert(err).Message())
+	case callCtx.Err() != nil:
+		return nil, fmt.Errorf("factor %s: %w: no answer within %s", p.id, ErrUnavailable, p.r.cfg.CallTimeout)
+	case client == nil || status.Code(err) == codes.Internal:
+		// The factor's own untyped failure: a bug to log, not an outage.
+		return nil, fmt.Errorf("factor %s: %s", p.id, status.Convert(err).Message())
 	}
-	return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, p.name, err)
+	return nil, fmt.Errorf("factor %s: %w: %s", p.id, ErrUnavailable, status.Convert(err).Message())
 }
 
 func (r remote) Describe(ctx context.Context, req *factors.DescribeRequest) (*factors.DescribeResponse, error) {
@@ -77,28 +83,4 @@ func (r remote) FinishVerification(ctx context.Context, req *factors.FinishVerif
 
 func (r remote) IdentifyCredential(ctx context.Context, req *factors.IdentifyCredentialRequest) (*factors.IdentifyCredentialResponse, error) {
 	return call(ctx, r.p, "IdentifyCredential", req, factors.Factor.IdentifyCredential)
-}
-
-// NewStatic returns a registry of in-process factors (no processes): the
-// baseline for benchmarks and a way to embed factors in tests of callers.
-func NewStatic(ctx context.Context, cfg Config, fs ...factors.Factor) (*Registry, error) {
-	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 5 * time.Second
-	}
-	r := &Registry{cfg: cfg, log: slogOrDefault(cfg.Logger), procs: map[string]*proc{}}
-	for _, f := range fs {
-		desc, err := describeAndConfigure(ctx, f, cfg)
-		if err != nil {
-			return nil, err
-		}
-		r.procs[desc.ID] = &proc{r: r, name: desc.ID, impl: f, desc: *desc, kick: make(chan struct{}, 1)}
-	}
-	return r, nil
-}
-
-func slogOrDefault(l *slog.Logger) *slog.Logger {
-	if l == nil {
-		return slog.Default()
-	}
-	return l
 }

@@ -1,13 +1,8 @@
-// Package sdk is what a factor vendor imports: implement factors.Factor and
-// call sdk.Serve from main. go-plugin and gRPC stay hidden behind it.
-//
-//	func main() { sdk.Serve(myfactor.New()) }
 package sdk
 
 import (
-	"os"
+	"log/slog"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/twofoldauth/twofold/factors"
@@ -18,23 +13,29 @@ import (
 type Option func(*options)
 
 type options struct {
-	logger hclog.Logger
+	logger *slog.Logger
 }
 
-// WithLogger sets the plugin's logger; its output reaches the host's log.
-func WithLogger(l hclog.Logger) Option { return func(o *options) { o.logger = l } }
+// WithLogger sets the logger for the plugin's own and go-plugin's messages,
+// and makes it the process's default slog logger. It should write through
+// NewLogger's format, or the host will not see levels.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// Serve runs f as a Twofold factor plugin until the host stops it. Run
-// outside a host, it prints a hint and exits.
+// Serve runs f as a Twofold factor plugin until the host stops it. Started
+// by hand rather than by the host, it prints a hint and exits.
 func Serve(f factors.Factor, opts ...Option) {
-	o := options{logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: os.Stderr, JSONFormat: true})}
+	o := options{}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.logger == nil {
+		o.logger = NewLogger()
+	}
+	slog.SetDefault(o.logger)
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: wire.Handshake,
-		Plugins:         wire.PluginSet(f),
-		GRPCServer:      plugin.DefaultGRPCServer,
-		Logger:          o.logger,
+		HandshakeConfig:  wire.Handshake,
+		VersionedPlugins: wire.VersionedPlugins(f),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           wire.Logger(o.logger, "sdk"),
 	})
 }

@@ -1,6 +1,7 @@
 // Package wire is the go-plugin plumbing shared by factors/sdk (the plugin
 // side) and factors/host (the host side): the handshake, the gRPC plugin
-// type, the proto converters and the translation of typed factor errors.
+// definition with its server and client halves, and the bridge from
+// go-plugin's hclog to slog.
 package wire
 
 import (
@@ -13,8 +14,8 @@ import (
 	pb "github.com/twofoldauth/twofold/factors/proto"
 )
 
-// Handshake makes sure a plugin speaks this contract version. It is a UX
-// feature, not a security one: checksums are.
+// Handshake tells a Twofold factor plugin from any other executable. It is
+// a UX feature, not a security one: checksums are.
 var Handshake = plugin.HandshakeConfig{
 	ProtocolVersion:  factors.ProtocolVersion,
 	MagicCookieKey:   "TWOFOLD_FACTOR_PLUGIN",
@@ -41,10 +42,11 @@ func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 
 // GRPCClient returns a factors.Factor that calls the plugin (host side).
 func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &Client{c: pb.NewFactorClient(c)}, nil
+	return NewClient(c), nil
 }
 
-// PluginSet is the plugin map both sides pass to go-plugin.
-func PluginSet(impl factors.Factor) plugin.PluginSet {
-	return plugin.PluginSet{PluginName: &Plugin{Impl: impl}}
+// VersionedPlugins is the plugin map both sides pass to go-plugin, keyed by
+// protocol version so a later contract can be served next to this one.
+func VersionedPlugins(impl factors.Factor) map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{factors.ProtocolVersion: {PluginName: &Plugin{Impl: impl}}}
 }

@@ -1,57 +1,102 @@
-// Command testfactor is a plugin for the host's own tests: its verification
-// answers can sleep past the call timeout or crash the process mid-call.
+// Command testfactor is a plugin for the host's own tests. Its verification
+// does what the response asks: {"sleep": "2s"} (past the call timeout),
+// {"crash": true} (exit mid-call), {"fail": "replay"} (a typed error; any
+// other name is an untyped one), {"log": "text"} (a warning through the
+// SDK's logger) or {} (echo its settings and environment as the new state).
 package main
 
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/factors/sdk"
 )
 
-type factor struct{}
+var sentinels = map[string]error{
+	"bad_request":       factors.ErrBadRequest,
+	"invalid_response":  factors.ErrInvalidResponse,
+	"replay":            factors.ErrReplay,
+	"clone_warning":     factors.ErrCloneWarning,
+	"attestation":       factors.ErrAttestationRefused,
+	"user_verification": factors.ErrUserVerificationRequired,
+	"unsupported":       factors.ErrUnsupported,
+}
 
-func (factor) Describe(context.Context, *factors.DescribeRequest) (*factors.DescribeResponse, error) {
+type factor struct {
+	log      *slog.Logger
+	mu       sync.Mutex
+	settings map[string]string
+}
+
+// Echo is the state an empty response returns.
+type Echo struct {
+	Settings map[string]string `json:"settings"`
+	Env      []string          `json:"env"`
+}
+
+func (f *factor) Describe(context.Context, *factors.DescribeRequest) (*factors.DescribeResponse, error) {
 	return &factors.DescribeResponse{ID: "testfactor", DisplayName: "Test", Version: "0", ProtocolVersion: factors.ProtocolVersion}, nil
 }
-func (factor) Configure(context.Context, *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
+
+func (f *factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
+	f.mu.Lock()
+	f.settings = req.Settings
+	f.mu.Unlock()
 	return &factors.ConfigureResponse{}, nil
 }
-func (factor) BeginEnrollment(context.Context, *factors.BeginEnrollmentRequest) (*factors.BeginEnrollmentResponse, error) {
+
+func (f *factor) BeginEnrollment(context.Context, *factors.BeginEnrollmentRequest) (*factors.BeginEnrollmentResponse, error) {
 	return &factors.BeginEnrollmentResponse{ClientData: json.RawMessage(`{}`)}, nil
 }
-func (factor) FinishEnrollment(context.Context, *factors.FinishEnrollmentRequest) (*factors.FinishEnrollmentResponse, error) {
+
+func (f *factor) FinishEnrollment(context.Context, *factors.FinishEnrollmentRequest) (*factors.FinishEnrollmentResponse, error) {
 	return &factors.FinishEnrollmentResponse{State: []byte("s")}, nil
 }
-func (factor) BeginVerification(context.Context, *factors.BeginVerificationRequest) (*factors.BeginVerificationResponse, error) {
+
+func (f *factor) BeginVerification(context.Context, *factors.BeginVerificationRequest) (*factors.BeginVerificationResponse, error) {
 	return &factors.BeginVerificationResponse{ClientData: json.RawMessage(`{}`)}, nil
 }
 
-// FinishVerification obeys {"sleep": "2s"}, {"crash": true} or
-// {"wrong": true}.
-func (factor) FinishVerification(ctx context.Context, req *factors.FinishVerificationRequest) (*factors.FinishVerificationResponse, error) {
+func (f *factor) FinishVerification(ctx context.Context, req *factors.FinishVerificationRequest) (*factors.FinishVerificationResponse, error) {
 	var r struct {
 		Sleep string `json:"sleep"`
 		Crash bool   `json:"crash"`
-		Wrong bool   `json:"wrong"`
+		Fail  string `json:"fail"`
+		Log   string `json:"log"`
 	}
-	_ = json.Unmarshal(req.Response, &r)
+	if err := json.Unmarshal(req.Response, &r); err != nil {
+		return nil, factors.Errorf(factors.ErrBadRequest, err.Error())
+	}
 	switch {
 	case r.Crash:
 		os.Exit(3)
-	case r.Wrong:
-		return nil, factors.Errorf(factors.ErrInvalidResponse, "wrong on purpose")
+	case r.Fail != "":
+		if kind, ok := sentinels[r.Fail]; ok {
+			return nil, factors.Errorf(kind, "on purpose")
+		}
+		return nil, os.ErrPermission // untyped
 	case r.Sleep != "":
 		d, _ := time.ParseDuration(r.Sleep)
-		time.Sleep(d)
+		time.Sleep(d) // ignores ctx on purpose: a hung plugin
+	case r.Log != "":
+		f.log.Warn(r.Log, "answer", 42)
 	}
-	return &factors.FinishVerificationResponse{State: req.Credential.State}, nil
+	f.mu.Lock()
+	state, _ := json.Marshal(Echo{Settings: f.settings, Env: os.Environ()})
+	f.mu.Unlock()
+	return &factors.FinishVerificationResponse{State: state}, nil
 }
-func (factor) IdentifyCredential(context.Context, *factors.IdentifyCredentialRequest) (*factors.IdentifyCredentialResponse, error) {
+
+func (f *factor) IdentifyCredential(context.Context, *factors.IdentifyCredentialRequest) (*factors.IdentifyCredentialResponse, error) {
 	return nil, factors.ErrUnsupported
 }
 
-func main() { sdk.Serve(factor{}) }
+func main() {
+	log := sdk.NewLogger()
+	sdk.Serve(&factor{log: log}, sdk.WithLogger(log))
+}
