@@ -145,10 +145,6 @@ type state struct {
 	LastStep uint64 `json:"last_step"`
 }
 
-func (s *state) opts() totp.ValidateOpts {
-	return totp.ValidateOpts{Period: s.Period, Skew: s.Skew, Digits: otp.Digits(s.Digits), Algorithm: algorithms[s.Algorithm]}
-}
-
 // ClientData is what BeginEnrollment gives the client.
 type ClientData struct {
 	Secret string `json:"secret"`
@@ -203,11 +199,11 @@ func algorithmName(a otp.Algorithm) string {
 // FinishEnrollment requires a first valid code, so the user proves the app
 // holds the secret; that code's step is recorded and cannot be replayed.
 func (f *Factor) FinishEnrollment(_ context.Context, req *factors.FinishEnrollmentRequest) (*factors.FinishEnrollmentResponse, error) {
-	var st state
-	if err := json.Unmarshal(req.PendingState, &st); err != nil || st.Secret == "" {
-		return nil, factors.Errorf(factors.ErrBadRequest, "pending state is unreadable")
+	st, err := decodeState(req.PendingState)
+	if err != nil {
+		return nil, err
 	}
-	next, err := f.check(&st, req.Response)
+	next, err := f.check(st, req.Response)
 	if err != nil {
 		return nil, err
 	}
@@ -220,13 +216,13 @@ func (f *Factor) BeginVerification(context.Context, *factors.BeginVerificationRe
 }
 
 // FinishVerification accepts a code of a time step after the last accepted
-// one, within the skew.
+// one, within the skew, and returns the state with that step recorded.
 func (f *Factor) FinishVerification(_ context.Context, req *factors.FinishVerificationRequest) (*factors.FinishVerificationResponse, error) {
-	var st state
-	if err := json.Unmarshal(req.Credential.State, &st); err != nil || st.Secret == "" {
-		return nil, factors.Errorf(factors.ErrBadRequest, "credential state is unreadable")
+	st, err := decodeState(req.Credential.State)
+	if err != nil {
+		return nil, err
 	}
-	next, err := f.check(&st, req.Response)
+	next, err := f.check(st, req.Response)
 	if err != nil {
 		return nil, err
 	}
@@ -238,53 +234,72 @@ func (f *Factor) IdentifyCredential(context.Context, *factors.IdentifyCredential
 	return nil, factors.ErrUnsupported
 }
 
+// decodeState reads a pending or credential state and refuses one this
+// factor did not write (a zero period would divide by zero).
+func decodeState(b []byte) (*state, error) {
+	var st state
+	err := json.Unmarshal(b, &st)
+	_, known := algorithms[st.Algorithm]
+	if err != nil || !known || st.Secret == "" || st.Period == 0 || (st.Digits != 6 && st.Digits != 8) {
+		return nil, factors.Errorf(factors.ErrBadRequest, "the state is not a TOTP state")
+	}
+	return &st, nil
+}
+
 // check validates the response's code against st at the factor's now and
 // returns the state with the matched step recorded.
 func (f *Factor) check(st *state, raw json.RawMessage) ([]byte, error) {
 	var resp Response
 	if err := json.Unmarshal(raw, &resp); err != nil {
-		return nil, factors.Errorf(factors.ErrBadRequest, `response must be {"code": "123456"}`)
+		return nil, factors.Errorf(factors.ErrBadRequest, `the response must be {"code": "123456"}`)
 	}
 	code := strings.ReplaceAll(strings.TrimSpace(resp.Code), " ", "")
 	if len(code) != st.Digits || strings.Trim(code, "0123456789") != "" {
 		return nil, factors.Errorf(factors.ErrBadRequest, fmt.Sprintf("the code must be %d digits", st.Digits))
 	}
-	step, ok, err := matchStep(st, code, f.now())
+	step, err := matchStep(st, code, f.now())
 	if err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, factors.Errorf(factors.ErrInvalidResponse, "wrong code")
-	}
-	if step <= st.LastStep {
-		return nil, factors.Errorf(factors.ErrReplay, "this code was already used")
 	}
 	st.LastStep = step
 	return json.Marshal(st)
 }
 
-// matchStep finds the time step within the skew whose code equals code,
-// comparing in constant time.
-func matchStep(st *state, code string, now time.Time) (uint64, bool, error) {
-	current := uint64(now.Unix()) / uint64(st.Period)
-	opts := st.opts()
-	hopts := hotp.ValidateOpts{Digits: opts.Digits, Algorithm: opts.Algorithm}
+// matchStep returns the earliest step within the skew, after the last used
+// one, whose code is code: ErrReplay if only used steps match. Like
+// totp.ValidateCustom, but it says which step matched, which replay
+// protection needs. Every candidate is computed and compared in constant
+// time, so timing does not tell which one matched.
+func matchStep(st *state, code string, now time.Time) (uint64, error) {
+	current := now.Unix() / int64(st.Period)
+	opts := hotp.ValidateOpts{Digits: otp.Digits(st.Digits), Algorithm: algorithms[st.Algorithm]}
 	var matched uint64
-	found := false
-	for i := -int64(st.Skew); i <= int64(st.Skew); i++ {
-		counter := int64(current) + i
+	found, used := false, false
+	for counter := current - int64(st.Skew); counter <= current+int64(st.Skew); counter++ {
 		if counter < 0 {
 			continue
 		}
-		want, err := hotp.GenerateCodeCustom(st.Secret, uint64(counter), hopts)
+		want, err := hotp.GenerateCodeCustom(st.Secret, uint64(counter), opts)
 		if err != nil {
-			return 0, false, factors.Errorf(factors.ErrBadRequest, "credential secret is invalid")
+			return 0, factors.Errorf(factors.ErrBadRequest, "the state's secret is not base32")
 		}
-		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && !found {
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) != 1 {
+			continue
+		}
+		switch {
+		case uint64(counter) <= st.LastStep:
+			used = true
+		case !found:
 			matched, found = uint64(counter), true
 		}
 	}
-	return matched, found, nil
+	switch {
+	case found:
+		return matched, nil
+	case used:
+		return 0, factors.Errorf(factors.ErrReplay, "this code was already used")
+	}
+	return 0, factors.Errorf(factors.ErrInvalidResponse, "wrong code")
 }
 
 // Code returns the code for secret at t with the default parameters (for
