@@ -51,6 +51,11 @@ var (
 	ErrDuplicate = errors.New("mfa: duplicate")
 	// ErrStale: a compare-and-swap write found the row changed or gone.
 	ErrStale = errors.New("mfa: stale write")
+	// ErrUnavailable: the database (or another dependency) cannot be
+	// reached or refused the connection; the same call may succeed later.
+	// Stores wrap connection-level failures with it; transports answer
+	// UNAVAILABLE.
+	ErrUnavailable = errors.New("mfa: a dependency is unavailable")
 )
 
 var (
