@@ -60,8 +60,12 @@ type LoginResult struct {
 	TrustedBrowserExpiresAt time.Time
 }
 
-// Login checks a password and moves the login to its next state. A wrong
-// password and an unknown user give the same error at the same cost.
+// Login checks a password and moves the login to its next state. An
+// unknown organization, an unknown name and an inactive user go through the
+// same steps as a real user, at the same cost, with the same answers: a
+// slot under the organization's lockout rule, a password check (against a
+// dummy hash), a failure counted against the name, and LOCKED once the name
+// has failed as often as a user may.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	if req.Organization == "" || req.Username == "" || req.Password == "" {
 		return nil, invalidInput("", "organization, username and password are required")
@@ -72,73 +76,94 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err := s.checkRate(ClientFrom(ctx)); err != nil {
 		return nil, err
 	}
-	now := s.now()
 	user, org, err := s.findLoginUser(ctx, req.Organization, req.Username)
 	if err != nil {
 		return nil, err
 	}
-	if user == nil || user.Status != UserActive {
-		s.cfg.Password.verify(req.Password, s.dummyHash)
-		if org != nil {
-			subject := ""
-			if user != nil {
-				subject = user.ID
-			}
-			if err := s.audit(ctx, s.store, org.ID, "", subject, AuditLoginFailed, map[string]string{"username": truncate(req.Username, 64), "reason": "unknown_or_inactive_user"}); err != nil {
-				return nil, err
-			}
-		}
-		return nil, errInvalidCredential
+	orgID, subjectID := "", ""
+	if org != nil {
+		orgID = org.ID
 	}
-	if user.Locked(now) {
+	if user != nil {
+		subjectID = user.ID
+	}
+	known := user != nil && user.Status == UserActive
+	var a *attempt
+	var locked bool
+	hash := s.dummyHash
+	if known {
+		hash = user.PasswordHash
+		a, locked, err = s.userAttempt(ctx, user)
+	} else {
+		maxAttempts, lockFor := s.lockoutRule(ctx, &User{OrganizationID: orgID})
+		a, locked, err = s.beginAttempt(ctx, nameSubject(req.Organization, req.Username), orgID, maxAttempts, lockFor)
+	}
+	if err != nil {
+		return nil, err
+	}
+	details := map[string]string{"username": truncate(req.Username, 64)}
+	if locked {
 		s.cfg.Password.verify(req.Password, s.dummyHash)
-		if err := s.audit(ctx, s.store, user.OrganizationID, user.ID, user.ID, AuditLoginLocked, map[string]string{"reason": "locked"}); err != nil {
+		return s.refuseLocked(ctx, orgID, subjectID, details)
+	}
+	ok, stale := s.cfg.Password.verify(req.Password, hash)
+	if !known || !ok {
+		reason := "bad_password"
+		if !known {
+			reason = "unknown_or_inactive_user"
+		}
+		locked, err := a.failed(ctx, reason, details)
+		if err != nil {
 			return nil, err
 		}
-		return &LoginResult{Status: StatusLocked}, nil
-	}
-	ok, stale := s.cfg.Password.verify(req.Password, user.PasswordHash)
-	if !ok {
-		if locked, err := s.recordFailure(ctx, user, "bad_password"); err != nil || locked {
-			return &LoginResult{Status: StatusLocked}, err
+		if locked {
+			return &LoginResult{Status: StatusLocked}, nil
 		}
 		return nil, errInvalidCredential
 	}
 	if stale {
 		if h, err := s.cfg.Password.hash(req.Password); err == nil {
+			// Only if nobody changed the password meanwhile.
+			if err := s.store.SetPasswordHash(ctx, user.ID, user.PasswordHash, h); err != nil && !errors.Is(err, ErrStale) {
+				_ = a.release(ctx)
+				return nil, err
+			}
 			user.PasswordHash = h
 		}
 	}
-	return s.afterPassword(ctx, user, req.TrustedBrowserToken)
+	return s.afterPassword(ctx, user, a, req.TrustedBrowserToken)
 }
 
 // afterPassword decides the login's next state once the password is right:
-// a second factor, an enrollment, or a session.
-func (s *Service) afterPassword(ctx context.Context, user *User, trustedBrowserToken string) (*LoginResult, error) {
+// a second factor, an enrollment, or a session. a is the password's
+// attempt: a session clears the count; a second step gives the slot back
+// (the count itself stays until the second step succeeds, so a known
+// password cannot reset it).
+func (s *Service) afterPassword(ctx context.Context, user *User, a *attempt, trustedBrowserToken string) (*LoginResult, error) {
 	plan, err := s.planLogin(ctx, user, trustedBrowserToken)
 	if err != nil {
+		_ = a.release(ctx)
 		return nil, err
 	}
 	var res *LoginResult
-	err = s.store.Transaction(ctx, func(tx Store) error {
-		if plan.status == StatusAuthenticated {
+	if plan.status == StatusAuthenticated {
+		err = s.store.Transaction(ctx, func(tx Store) error {
 			res, err = s.completeLogin(ctx, tx, user, plan.trusted)
 			return err
+		})
+	} else {
+		if err := a.release(ctx); err != nil {
+			return nil, err
 		}
-		// Keep an upgraded password hash. The failure count stays until the
-		// second step succeeds, so a known password cannot reset it.
-		if err := tx.UpdateUser(ctx, user); err != nil {
-			return err
+		var token string
+		var t *LoginTicket
+		token, t, err = s.newTicket(ctx, s.store, user, plan.status)
+		if err == nil {
+			res = &LoginResult{Status: plan.status, Ticket: token, TicketExpiresAt: t.ExpiresAt, Factors: plan.factors}
 		}
-		token, t, err := s.newTicket(ctx, tx, user, plan.status)
-		if err != nil {
-			return err
-		}
-		res = &LoginResult{Status: plan.status, Ticket: token, TicketExpiresAt: t.ExpiresAt, Factors: plan.factors}
-		return nil
-	})
+	}
 	if err != nil {
-		return nil, err
+		return lockedResult(err)
 	}
 	res.AllowedFactorTypes, res.EnforceFrom, res.TrustBrowserOffered = plan.allowed, plan.enforceFrom, plan.trustOffered
 	res.RequestedFactorTypes = plan.requested
@@ -146,17 +171,21 @@ func (s *Service) afterPassword(ctx context.Context, user *User, trustedBrowserT
 }
 
 // findLoginUser resolves organization and user; a missing one is nil, not an
-// error, so the caller answers both cases alike.
+// error, so the caller answers both cases alike. An unknown organization
+// still costs the user look-up.
 func (s *Service) findLoginUser(ctx context.Context, orgSlug, login string) (*User, *Organization, error) {
 	org, err := s.store.OrganizationBySlug(ctx, orgSlug)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, nil
-	}
-	if err != nil {
+	orgID := ""
+	switch {
+	case err == nil:
+		orgID = org.ID
+	case errors.Is(err, ErrNotFound):
+		org = nil
+	default:
 		return nil, nil, err
 	}
-	user, err := s.store.UserByLogin(ctx, org.ID, login)
-	if errors.Is(err, ErrNotFound) {
+	user, err := s.store.UserByLogin(ctx, orgID, login)
+	if errors.Is(err, ErrNotFound) || org == nil {
 		return nil, org, nil
 	}
 	if err != nil {
@@ -165,47 +194,37 @@ func (s *Service) findLoginUser(ctx context.Context, orgSlug, login string) (*Us
 	return user, org, nil
 }
 
-// recordFailure counts a failed password or second factor towards the
-// lockout, audits it, and reports whether the user is now locked.
-func (s *Service) recordFailure(ctx context.Context, user *User, reason string) (bool, error) {
-	now := s.now()
-	// Read the policy before the transaction: on SQLite the pool has one
-	// connection, so nothing inside may use s.store.
-	maxAttempts, lockFor := s.lockoutRule(ctx, user)
-	var locked bool
-	err := s.store.Transaction(ctx, func(tx Store) error {
-		u, err := tx.RecordLoginFailure(ctx, user.ID, now, maxAttempts, now.Add(lockFor))
-		if err != nil {
-			return err
-		}
-		locked = u.Locked(now)
-		if err := s.audit(ctx, tx, user.OrganizationID, "", user.ID, AuditLoginFailed, map[string]string{"reason": reason}); err != nil {
-			return err
-		}
-		if locked && u.FailedAttempts == maxAttempts {
-			return s.audit(ctx, tx, user.OrganizationID, "", user.ID, AuditLoginLocked, map[string]string{"until": u.LockedUntil.Format(time.RFC3339)})
-		}
-		return nil
-	})
-	return locked, err
+// errLoginLocked refuses a login whose user was locked while its last step
+// was being checked.
+var errLoginLocked = &Error{Code: CodeUnauthenticated, Reason: "LOCKED", Message: "too many failed attempts; try again later"}
+
+// lockedResult turns errLoginLocked into the LOCKED answer.
+func lockedResult(err error) (*LoginResult, error) {
+	if errors.Is(err, errLoginLocked) {
+		return &LoginResult{Status: StatusLocked}, nil
+	}
+	return nil, err
 }
 
 // completeLogin issues a session through tx for a user who passed every
-// required step, resets the failure count and records the login.
+// required step, resets the failure count and records the login. The user
+// row is checked again in the same statement: a user locked or deactivated
+// while the last step was checked gets no session.
 func (s *Service) completeLogin(ctx context.Context, tx Store, user *User, withMFA bool) (*LoginResult, error) {
 	now := s.now()
-	if user.FailedAttempts > 0 || user.LockedUntil != nil {
-		if err := tx.ResetLoginFailures(ctx, user.ID); err != nil {
+	if err := tx.RecordLoginSuccess(ctx, user.ID, now, withMFA); err != nil {
+		if !errors.Is(err, ErrStale) {
 			return nil, err
 		}
-		user.FailedAttempts, user.LockedUntil = 0, nil
+		if u, err := tx.UserByID(ctx, user.ID); err == nil && u.Status == UserActive && u.Locked(now) {
+			return nil, errLoginLocked
+		}
+		return nil, errInvalidCredential
 	}
+	user.FailedAttempts, user.LockedUntil = 0, nil
 	user.LastLoginAt = &now
 	if withMFA {
 		user.LastMFAAt = &now
-	}
-	if err := tx.UpdateUser(ctx, user); err != nil {
-		return nil, err
 	}
 	token, sess, err := s.startSession(ctx, tx, user, withMFA)
 	if err != nil {

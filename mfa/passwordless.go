@@ -91,9 +91,6 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, ticket string, respons
 	if err != nil || user.OrganizationID != t.OrganizationID || user.Status != UserActive || id.UserID != user.ID {
 		return nil, errPasskeyUnknown
 	}
-	if user.Locked(s.now()) {
-		return &LoginResult{Status: StatusLocked}, nil
-	}
 	pol, err := s.effectivePolicy(ctx, s.store, user)
 	if err != nil {
 		return nil, err

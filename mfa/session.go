@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"cmp"
 	"context"
 	"errors"
 )
@@ -100,19 +101,33 @@ func (s *Service) ChangePassword(ctx context.Context, v *Viewer, current, next s
 	if err != nil {
 		return err
 	}
+	// The current password is a secret like any other: checked only in an
+	// attempt slot, and a wrong one counts towards the lockout.
+	a, locked, err := s.userAttempt(ctx, user)
+	if err != nil {
+		return err
+	}
+	if locked {
+		return errAttemptsLocked
+	}
 	if ok, _ := s.cfg.Password.verify(current, user.PasswordHash); !ok {
-		if _, err := s.recordFailure(ctx, user, "bad_current_password"); err != nil {
-			return err
+		if locked, err := a.failed(ctx, "bad_current_password", nil); err != nil || locked {
+			return cmp.Or(err, error(errAttemptsLocked))
 		}
 		return &Error{Code: CodeBadUserInput, Field: "currentPassword", Message: "current password is wrong"}
+	}
+	if err := a.release(ctx); err != nil {
+		return err
 	}
 	h, err := s.cfg.Password.hash(next)
 	if err != nil {
 		return err
 	}
-	user.PasswordHash = h
 	return s.store.Transaction(ctx, func(tx Store) error {
-		if err := tx.UpdateUser(ctx, user); err != nil {
+		if err := tx.SetPasswordHash(ctx, user.ID, user.PasswordHash, h); err != nil {
+			if errors.Is(err, ErrStale) {
+				return &Error{Code: CodeConflict, Field: "currentPassword", Message: "the password was changed meanwhile; try again"}
+			}
 			return err
 		}
 		if err := tx.DeleteUserSessions(ctx, user.ID, v.Session.ID); err != nil {

@@ -30,17 +30,36 @@ type Store interface {
 
 	CreateUser(ctx context.Context, u *User) error
 	// UpdateUser writes the profile, permissions, status, password hash and
-	// login timestamps (not the failure counter: see RecordLoginFailure).
+	// login timestamps (not the failure counter: see TakeAttempt).
 	UpdateUser(ctx context.Context, u *User) error
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByLogin finds a user of the organization by username or email.
 	UserByLogin(ctx context.Context, orgID, login string) (*User, error)
 	Users(ctx context.Context, q UserQuery) ([]User, int, error)
+	// LockActiveManagers returns the ids of the organization's active users
+	// holding MANAGE_ORGANIZATION, as last committed, and locks them until
+	// the transaction ends (call it inside Transaction).
+	LockActiveManagers(ctx context.Context, orgID string) ([]string, error)
 
-	// RecordLoginFailure atomically counts one failure. When the count
-	// reaches max it sets locked_until to lockUntil. A lock that expired
-	// before now starts a fresh count. It returns the user as updated.
-	RecordLoginFailure(ctx context.Context, userID string, now time.Time, max int, lockUntil time.Time) (*User, error)
+	// TakeAttempt counts one attempt of sub before its secret is checked.
+	// A lock that expired before now starts a fresh count; then the count
+	// is raised only if sub is not locked and fewer than max attempts are
+	// counted. If no slot was taken, locked says whether sub is locked at
+	// now; if it is not, attempts in flight hold every slot.
+	TakeAttempt(ctx context.Context, sub AttemptSubject, now time.Time, max int) (taken, locked bool, err error)
+	// ReleaseAttempt gives back the slot of an attempt whose secret was
+	// right or was never checked.
+	ReleaseAttempt(ctx context.Context, sub AttemptSubject) error
+	// LockAttempts locks sub until lockUntil if its count reached max and it
+	// is not locked. It says whether sub is locked at now and whether this
+	// call set the lock.
+	LockAttempts(ctx context.Context, sub AttemptSubject, now time.Time, max int, lockUntil time.Time) (locked, justLocked bool, err error)
+	// RecordLoginSuccess clears the failure count and sets the last login
+	// (and last MFA) time, only if the user is active and not locked at now;
+	// otherwise ErrStale.
+	RecordLoginSuccess(ctx context.Context, userID string, now time.Time, withMFA bool) error
+	// SetPasswordHash replaces the user's password hash if it is still old.
+	SetPasswordHash(ctx context.Context, userID, old, next string) error
 	// ResetLoginFailures clears the counter and any lock.
 	ResetLoginFailures(ctx context.Context, userID string) error
 

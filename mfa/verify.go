@@ -87,9 +87,6 @@ func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginRe
 	if err != nil {
 		return nil, err
 	}
-	if user.Locked(s.now()) {
-		return &LoginResult{Status: StatusLocked}, nil
-	}
 	if len(req.Response) == 0 || !json.Valid(req.Response) {
 		return nil, invalidInput("response", "response must be JSON")
 	}
@@ -124,17 +121,25 @@ func (s *Service) finishVerification(ctx context.Context, t *LoginTicket, user *
 	if err != nil {
 		return nil, err
 	}
+	a, locked, err := s.userAttempt(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if locked {
+		return s.refuseLocked(ctx, user.OrganizationID, user.ID, nil)
+	}
 	resp, err := f.FinishVerification(ctx, &factors.FinishVerificationRequest{User: fu, Credential: cred, SessionState: session, Response: response})
 	if err != nil {
-		return s.factorFailed(ctx, user, e, err)
+		return s.factorFailed(ctx, a, user, e, err)
 	}
-	return s.acceptVerification(ctx, t, user, e, resp, trust, details)
+	return s.acceptVerification(ctx, a, t, user, e, resp, trust, details)
 }
 
 // acceptVerification records a verified factor response and finishes the
 // login: the credential's new state is written with compare-and-swap and
 // the ticket consumed in the same transaction, so an answer counts once.
-func (s *Service) acceptVerification(ctx context.Context, t *LoginTicket, user *User, e *Enrollment, resp *factors.FinishVerificationResponse, trust bool, details map[string]string) (*LoginResult, error) {
+// a is the answer's attempt, cleared by the session.
+func (s *Service) acceptVerification(ctx context.Context, a *attempt, t *LoginTicket, user *User, e *Enrollment, resp *factors.FinishVerificationResponse, trust bool, details map[string]string) (*LoginResult, error) {
 	now := s.now()
 	prev := e.Version
 	s.seal(e, resp.State)
@@ -155,9 +160,12 @@ func (s *Service) acceptVerification(ctx context.Context, t *LoginTicket, user *
 	})
 	if errors.Is(err, ErrStale) || errors.Is(err, ErrNotFound) {
 		// Lost a race with the same answer: it was accepted once already.
-		return s.factorFailed(ctx, user, e, factors.ErrReplay)
+		return s.factorFailed(ctx, a, user, e, factors.ErrReplay)
 	}
-	return res, err
+	if err != nil {
+		return lockedResult(err)
+	}
+	return res, nil
 }
 
 // finishSecondFactor consumes the ticket and issues the session, in tx.
@@ -181,17 +189,26 @@ func (s *Service) finishSecondFactor(ctx context.Context, tx Store, t *LoginTick
 	return nil
 }
 
-// factorFailed counts a wrong answer and says LOCKED or why it failed.
-func (s *Service) factorFailed(ctx context.Context, user *User, e *Enrollment, ferr error) (*LoginResult, error) {
+// factorFailed counts a wrong answer of attempt a and says LOCKED or why
+// it failed. An answer that was never judged (the factor was unavailable)
+// gives the slot back instead.
+func (s *Service) factorFailed(ctx context.Context, a *attempt, user *User, e *Enrollment, ferr error) (*LoginResult, error) {
 	if !verificationFailed(ferr) {
+		if err := a.release(ctx); err != nil {
+			return nil, err
+		}
 		return nil, s.factorError(ctx, ferr)
+	}
+	details := map[string]string{}
+	if e != nil {
+		details["enrollment_id"], details["factor_type"] = e.ID, e.FactorType
 	}
 	if errors.Is(ferr, factors.ErrCloneWarning) {
 		if err := s.audit(ctx, s.store, user.OrganizationID, "", user.ID, AuditFactorCloneWarning, map[string]string{"enrollment_id": e.ID}); err != nil {
 			return nil, err
 		}
 	}
-	locked, err := s.recordFailure(ctx, user, "bad_second_factor")
+	locked, err := a.failed(ctx, "bad_second_factor", details)
 	if err != nil {
 		return nil, err
 	}
@@ -208,9 +225,16 @@ func (s *Service) verifyRecoveryCode(ctx context.Context, t *LoginTicket, user *
 	if err := json.Unmarshal(req.Response, &body); err != nil || body.RecoveryCode == "" || len(body.RecoveryCode) > 64 {
 		return nil, invalidInput("response", `give enrollmentId with the factor's response, or {"recoveryCode": "..."}`)
 	}
+	a, locked, err := s.userAttempt(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if locked {
+		return s.refuseLocked(ctx, user.OrganizationID, user.ID, nil)
+	}
 	var res *LoginResult
 	errWrong := errors.New("wrong recovery code")
-	err := s.store.Transaction(ctx, func(tx Store) error {
+	err = s.store.Transaction(ctx, func(tx Store) error {
 		ok, err := useRecoveryCode(ctx, tx, user.ID, body.RecoveryCode, s)
 		if err != nil {
 			return err
@@ -227,9 +251,12 @@ func (s *Service) verifyRecoveryCode(ctx context.Context, t *LoginTicket, user *
 	})
 	switch {
 	case errors.Is(err, errWrong):
-		return s.factorFailed(ctx, user, nil, factors.ErrInvalidResponse)
+		return s.factorFailed(ctx, a, user, nil, factors.ErrInvalidResponse)
 	case errors.Is(err, ErrStale):
+		_ = a.release(ctx)
 		return nil, errBadTicket
+	case err != nil:
+		return lockedResult(err)
 	}
-	return res, err
+	return res, nil
 }

@@ -172,8 +172,17 @@ func (s *Store) ConsumeLoginTicket(ctx context.Context, id string, at time.Time)
 
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, at time.Time) error {
 	db := s.conn(ctx)
-	if err := db.Where("user_id = ?", userID).Delete(&recoveryCode{}).Error; err != nil {
+	// Delete by primary key what a plain read finds: a DELETE ... WHERE
+	// user_id takes gap locks on MySQL even when there is nothing to delete,
+	// and two first enrolments' inserts into the same gap then deadlock.
+	var ids []uint
+	if err := db.Model(&recoveryCode{}).Where("user_id = ?", userID).Pluck("id", &ids).Error; err != nil {
 		return err
+	}
+	if len(ids) > 0 {
+		if err := db.Where("id IN ?", ids).Delete(&recoveryCode{}).Error; err != nil {
+			return err
+		}
 	}
 	rows := make([]recoveryCode, len(hashes))
 	for i, h := range hashes {

@@ -73,6 +73,12 @@ func connect(url string) (*gorm.DB, error) {
 			return nil, fmt.Errorf("mysql DSN: %w", err)
 		}
 		mc.ParseTime = true
+		// Rows affected means rows matched, as on SQLite: an UPDATE that
+		// writes the values already there still reports its row, so "0 rows"
+		// means only "no row matched the WHERE" on both engines.
+		mc.ClientFoundRows = true
+		// One round trip per statement instead of prepare, execute, close.
+		mc.InterpolateParams = true
 		mc.Loc = time.UTC
 		if mc.Params == nil {
 			mc.Params = map[string]string{}

@@ -181,6 +181,8 @@ func (s *Store) PurgeExpired(ctx context.Context, now, idleCutoff time.Time) (in
 			db.Where("expires_at <= ?", now).Delete(&loginTicket{}),
 			db.Where("status = ? AND expires_at <= ?", string(mfa.EnrollmentPending), now).Delete(&enrollment{}),
 			db.Where("expires_at <= ?", now).Delete(&trustedBrowser{}),
+			// A name's count ends a day after its last attempt, unless locked.
+			db.Where("updated_at <= ? AND (locked_until IS NULL OR locked_until <= ?)", now.Add(-24*time.Hour), now).Delete(&loginThrottle{}),
 		} {
 			if del.Error != nil {
 				return del.Error

@@ -15,15 +15,28 @@ import (
 // Store implements mfa.Store on GORM.
 type Store struct {
 	db *gorm.DB
+	// inTx is set on the Store a Transaction hands to its function.
+	inTx bool
 }
 
 var _ mfa.Store = (*Store)(nil)
 
-// Transaction runs fn in one database transaction.
+// Transaction runs fn in one database transaction. A transaction the
+// database aborted (a deadlock, a lock wait timeout, a Galera certification
+// conflict, SQLite busy) is run again from the start, a bounded number of
+// times, so no client sees such an abort; fn must not keep effects outside
+// the transaction. A Transaction inside a transaction is a savepoint and is
+// not retried on its own: the outermost one is.
 func (s *Store) Transaction(ctx context.Context, fn func(tx mfa.Store) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx})
-	})
+	run := func() error {
+		return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			return fn(&Store{db: tx, inTx: true})
+		})
+	}
+	if s.inTx {
+		return run()
+	}
+	return retryAborted(ctx, run)
 }
 
 // Ping checks the database answers.
@@ -298,25 +311,6 @@ func (s *Store) Users(ctx context.Context, q mfa.UserQuery) ([]mfa.User, int, er
 type userWithMFA struct {
 	User        user `gorm:"embedded"`
 	MFAEnrolled bool `gorm:"column:mfa_enrolled;->"`
-}
-
-// RecordLoginFailure runs as three single-row updates so each is atomic on
-// both engines (MySQL evaluates SET clauses left to right, SQLite does not,
-// so one statement cannot portably read and write both columns). The
-// increment takes the row lock, which serialises parallel failures on MySQL
-// until the caller's transaction commits.
-func (s *Store) RecordLoginFailure(ctx context.Context, userID string, now time.Time, max int, lockUntil time.Time) (*mfa.User, error) {
-	db := s.conn(ctx)
-	if err := db.Exec("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = ? AND locked_until IS NOT NULL AND locked_until <= ?", userID, now).Error; err != nil {
-		return nil, err
-	}
-	if err := updated(db.Exec("UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ?", userID)); err != nil {
-		return nil, err
-	}
-	if err := db.Exec("UPDATE users SET locked_until = ? WHERE id = ? AND failed_attempts >= ? AND locked_until IS NULL", lockUntil, userID, max).Error; err != nil {
-		return nil, err
-	}
-	return s.UserByID(ctx, userID)
 }
 
 func (s *Store) ResetLoginFailures(ctx context.Context, userID string) error {

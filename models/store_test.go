@@ -113,43 +113,97 @@ func TestTransactionRollsBack(t *testing.T) {
 	})
 }
 
-func TestRecordLoginFailureIsAtomic(t *testing.T) {
+// TestTakeAttemptIsAtomic: parallel attempts through two pools (two
+// servers) take exactly max slots, for a user and for an unknown name; the
+// lock is set once; after it expires a fresh count starts.
+func TestTakeAttemptIsAtomic(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		stores := []*models.Store{open(t, url), open(t, url)}
+		s := stores[0]
+		org := seedOrg(t, s)
+		u := seedUser(t, s, org.ID, "bob", nil)
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		for _, sub := range []mfa.AttemptSubject{{UserID: u.ID}, {Key: "6e616d65"}} {
+			const workers, max = 24, 5
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			taken := 0
+			for i := range workers {
+				wg.Go(func() {
+					ok, locked, err := stores[i%2].TakeAttempt(ctx, sub, now, max)
+					if err != nil || locked {
+						t.Errorf("take: locked=%v err=%v", locked, err)
+					}
+					if ok {
+						mu.Lock()
+						taken++
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			if taken != max {
+				t.Fatalf("%+v: %d slots taken by %d parallel attempts, want %d", sub, taken, workers, max)
+			}
+			// A right answer gives its slot back; the next attempt takes it.
+			if err := s.ReleaseAttempt(ctx, sub); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _, err := s.TakeAttempt(ctx, sub, now, max); !ok || err != nil {
+				t.Fatalf("after release: taken=%v err=%v", ok, err)
+			}
+			lockUntil := now.Add(time.Minute)
+			locked, just, err := s.LockAttempts(ctx, sub, now, max, lockUntil)
+			if !locked || !just || err != nil {
+				t.Fatalf("lock: locked=%v just=%v err=%v", locked, just, err)
+			}
+			if locked, just, _ := stores[1].LockAttempts(ctx, sub, now, max, lockUntil.Add(time.Hour)); !locked || just {
+				t.Fatalf("second lock: locked=%v just=%v, want locked by the first", locked, just)
+			}
+			if ok, locked, _ := s.TakeAttempt(ctx, sub, now, max); ok || !locked {
+				t.Fatalf("while locked: taken=%v locked=%v", ok, locked)
+			}
+			later := lockUntil.Add(time.Second)
+			if ok, locked, _ := s.TakeAttempt(ctx, sub, later, max); !ok || locked {
+				t.Fatalf("after expiry: taken=%v locked=%v, want a fresh count", ok, locked)
+			}
+		}
+		got, _ := s.UserByID(ctx, u.ID)
+		if got.FailedAttempts != 1 || got.LockedUntil != nil {
+			t.Fatalf("user after expiry: attempts=%d lockedUntil=%v", got.FailedAttempts, got.LockedUntil)
+		}
+	})
+}
+
+// TestRecordLoginSuccess: two successes in the same instant both count
+// (MariaDB reports an UPDATE writing identical values as 0 rows unless rows
+// are counted as matched), and a locked or inactive user is refused.
+func TestRecordLoginSuccess(t *testing.T) {
 	modelstest.Each(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		s := open(t, url)
 		org := seedOrg(t, s)
 		u := seedUser(t, s, org.ID, "bob", nil)
 		now := time.Now().UTC().Truncate(time.Millisecond)
-		const workers = 12
-		var wg sync.WaitGroup
-		errs := make(chan error, workers)
-		for range workers {
-			wg.Go(func() {
-				errs <- s.Transaction(ctx, func(tx mfa.Store) error {
-					_, err := tx.RecordLoginFailure(ctx, u.ID, now, 5, now.Add(time.Minute))
-					return err
-				})
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatal(err)
+		for range 3 {
+			if err := s.RecordLoginSuccess(ctx, u.ID, now, true); err != nil {
+				t.Fatalf("same values again: %v", err)
 			}
 		}
-		got, _ := s.UserByID(ctx, u.ID)
-		if got.FailedAttempts != workers {
-			t.Fatalf("failed attempts = %d, want %d (lost updates)", got.FailedAttempts, workers)
+		sub := mfa.AttemptSubject{UserID: u.ID}
+		_, _, _ = s.TakeAttempt(ctx, sub, now, 1)
+		if locked, _, _ := s.LockAttempts(ctx, sub, now, 1, now.Add(time.Minute)); !locked {
+			t.Fatal("not locked")
 		}
-		if got.LockedUntil == nil || !got.LockedUntil.Equal(now.Add(time.Minute)) {
-			t.Fatalf("locked until = %v, want %v", got.LockedUntil, now.Add(time.Minute))
+		if err := s.RecordLoginSuccess(ctx, u.ID, now, true); !errors.Is(err, mfa.ErrStale) {
+			t.Fatalf("locked user: %v, want ErrStale", err)
 		}
-		// After the lock expires the next failure starts a fresh count.
-		later := now.Add(2 * time.Minute)
-		got, err := s.RecordLoginFailure(ctx, u.ID, later, 5, later.Add(time.Minute))
-		if err != nil || got.FailedAttempts != 1 || got.LockedUntil != nil {
-			t.Fatalf("after expiry: attempts=%d lockedUntil=%v err=%v", got.FailedAttempts, got.LockedUntil, err)
+		if err := s.RecordLoginSuccess(ctx, u.ID, now.Add(2*time.Minute), false); err != nil {
+			t.Fatalf("after the lock: %v", err)
+		}
+		if err := s.SetPasswordHash(ctx, u.ID, "not-the-hash", "x"); !errors.Is(err, mfa.ErrStale) {
+			t.Fatalf("guarded rehash over a changed hash: %v, want ErrStale", err)
 		}
 	})
 }
