@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Keyring seals factor secrets at rest with AES-256-GCM. New secrets are
@@ -52,6 +54,12 @@ func NewKeyring(current []byte, old ...[]byte) (*Keyring, error) {
 	return k, nil
 }
 
+// Has reports whether the keyring can open values sealed under keyID.
+func (k *Keyring) Has(keyID string) bool {
+	_, ok := k.aeads[keyID]
+	return ok
+}
+
 // CurrentKeyID is the id new secrets are sealed under.
 func (k *Keyring) CurrentKeyID() string { return k.current }
 
@@ -76,4 +84,29 @@ func (k *Keyring) Open(sealed []byte, keyID, aad string) ([]byte, error) {
 		return nil, ErrSealKey
 	}
 	return out, nil
+}
+
+// ErrSealKeyMissing: sealed data in the store needs a key the keyring does
+// not hold (see CheckSealKeys).
+var ErrSealKeyMissing = errors.New("mfa: the stored data was sealed with a key that is not configured")
+
+// CheckSealKeys makes sure the keyring opens every sealed value the store
+// holds, so that a server started with the wrong key refuses to start
+// instead of failing at the first MFA login. The error wraps
+// ErrSealKeyMissing and names the missing key ids.
+func (s *Service) CheckSealKeys(ctx context.Context) error {
+	ids, err := s.store.SealKeyIDs(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, id := range ids {
+		if !s.keyring.Has(id) {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: key id(s) %s (the current key is %s)", ErrSealKeyMissing, strings.Join(missing, ", "), s.keyring.CurrentKeyID())
+	}
+	return nil
 }

@@ -75,6 +75,7 @@ type Store interface {
 
 	FactorStore
 	PolicyStore
+	SealStore
 }
 
 // UserOrderField is what a user list is sorted by.
@@ -193,4 +194,12 @@ type PolicyStore interface {
 	// cutoffs, login tickets and pending enrollments that expired, and
 	// trusted browsers past their expiry. It returns how many rows it deleted.
 	PurgeExpired(ctx context.Context, now, idleCutoff time.Time) (int64, error)
+}
+
+// SealStore tells which seal keys the stored data needs. It is part of
+// Store.
+type SealStore interface {
+	// SealKeyIDs returns the distinct key ids of sealed values still in use
+	// (enrollment states; challenges of live login tickets) at now.
+	SealKeyIDs(ctx context.Context, now time.Time) ([]string, error)
 }
