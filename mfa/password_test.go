@@ -3,9 +3,12 @@ package mfa_test
 import (
 	"context"
 	"crypto/rand"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/argon2id"
 
 	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/models"
@@ -130,3 +133,98 @@ func TestPurgeExpired(t *testing.T) {
 type movingClock struct{ t time.Time }
 
 func (c *movingClock) Now() time.Time { return c.t }
+
+// The hash an unknown user's login is checked against costs what a real
+// user's does: the configured argon2id parameters, the same salt and key
+// lengths.
+func TestDummyHashHasTheConfiguredCost(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		store, err := models.Open(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer store.Close()
+		ring, _ := mfa.NewKeyring(make([]byte, 32))
+		for name, cfg := range map[string]mfa.PasswordConfig{
+			"default": {},
+			"custom":  {MemoryKiB: 96, Iterations: 3, Parallelism: 2, MinLength: 12, MaxLength: 256},
+		} {
+			t.Run(name, func(t *testing.T) {
+				svc, err := mfa.New(store, mfa.Config{Password: cfg}, mfa.WithKeyring(ring))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.Bootstrap(ctx, name, "admin", "admin-password-1"); err != nil {
+					t.Fatal(err)
+				}
+				org, _ := store.OrganizationBySlug(ctx, name)
+				admin, _ := store.UserByLogin(ctx, org.ID, "admin")
+				real, realSalt, realKey, err := argon2id.DecodeHash(admin.PasswordHash)
+				if err != nil {
+					t.Fatal(err)
+				}
+				dummy, salt, key, err := argon2id.DecodeHash(svc.DummyHash())
+				if err != nil {
+					t.Fatalf("dummy hash %q: %v", svc.DummyHash(), err)
+				}
+				want := cfg
+				if want.MemoryKiB == 0 {
+					want = mfa.DefaultPasswordConfig
+				}
+				if dummy.Memory != want.MemoryKiB || dummy.Iterations != want.Iterations || dummy.Parallelism != want.Parallelism {
+					t.Errorf("dummy hash cost m=%d t=%d p=%d, configured m=%d t=%d p=%d",
+						dummy.Memory, dummy.Iterations, dummy.Parallelism, want.MemoryKiB, want.Iterations, want.Parallelism)
+				}
+				if *dummy != *real || len(salt) != len(realSalt) || len(key) != len(realKey) {
+					t.Errorf("dummy hash %+v (salt %d, key %d) differs from a user's %+v (salt %d, key %d)",
+						*dummy, len(salt), len(key), *real, len(realSalt), len(realKey))
+				}
+			})
+		}
+	})
+}
+
+// A login naming an unknown user or organization does the argon2id work a
+// wrong password for a real user does. The cost is high enough here that a
+// skipped hash shows as a fraction of the time (the statistical, 10 % test
+// against a real server is in e2e).
+func TestUnknownUserLoginCostsAHash(t *testing.T) {
+	ctx := context.Background()
+	store, err := models.Open(ctx, "sqlite://"+t.TempDir()+"/db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ring, _ := mfa.NewKeyring(make([]byte, 32))
+	svc, err := mfa.New(store, mfa.Config{Password: mfa.PasswordConfig{MemoryKiB: 8 * 1024, Iterations: 4, Parallelism: 1, MinLength: 12, MaxLength: 256}, MaxFailedAttempts: 1000, AuthRatePerMinute: -1},
+		mfa.WithKeyring(ring))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Bootstrap(ctx, "acme", "admin", "admin-password-1"); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]mfa.LoginRequest{
+		"known user":   {Organization: "acme", Username: "admin", Password: "wrong-password-1"},
+		"unknown user": {Organization: "acme", Username: "nobody", Password: "wrong-password-1"},
+		"unknown org":  {Organization: "nowhere", Username: "admin", Password: "wrong-password-1"},
+	}
+	times := map[string][]time.Duration{}
+	for range 9 {
+		for name, req := range kinds {
+			start := time.Now()
+			if res, err := svc.Login(ctx, req); err == nil {
+				t.Fatalf("%s: logged in: %+v", name, res)
+			}
+			times[name] = append(times[name], time.Since(start))
+		}
+	}
+	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	known := median(times["known user"])
+	for _, name := range []string{"unknown user", "unknown org"} {
+		if m := median(times[name]); m < known/2 {
+			t.Errorf("%s: median %v, a known user's wrong password %v: the hash was skipped", name, m, known)
+		}
+	}
+}

@@ -52,3 +52,32 @@ func mustRing(t *testing.T, k []byte) *Keyring {
 	}
 	return r
 }
+
+// A sealed state is bound to its row: copied to another enrollment (or a
+// ticket's challenge to another ticket) under the same key, it does not
+// open.
+func TestSealedStateBoundToItsRow(t *testing.T) {
+	s := &Service{keyring: mustRing(t, key(1))}
+	a, b := &Enrollment{ID: newID()}, &Enrollment{ID: newID()}
+	s.seal(a, []byte("JBSWY3DPEHPK3PXP"))
+	if got, err := s.unseal(a); err != nil || string(got) != "JBSWY3DPEHPK3PXP" {
+		t.Fatalf("own row: %q %v", got, err)
+	}
+	b.State, b.KeyID = a.State, a.KeyID
+	if _, err := s.unseal(b); !errors.Is(err, ErrSealKey) {
+		t.Fatalf("copied to another enrollment: %v, want ErrSealKey", err)
+	}
+	if _, err := s.credential(b); !errors.Is(err, ErrSealKey) {
+		t.Fatalf("credential of the copied row: %v, want ErrSealKey", err)
+	}
+	ta, tb := &LoginTicket{ID: newID()}, &LoginTicket{ID: newID()}
+	sealed, id := s.keyring.Seal([]byte("challenge"), ta.aad())
+	if _, err := s.keyring.Open(sealed, id, tb.aad()); !errors.Is(err, ErrSealKey) {
+		t.Fatalf("challenge copied to another ticket: %v, want ErrSealKey", err)
+	}
+	// The same id in another table is another row.
+	same := &LoginTicket{ID: a.ID}
+	if _, err := s.keyring.Open(a.State, a.KeyID, same.aad()); !errors.Is(err, ErrSealKey) {
+		t.Fatalf("enrollment state opened as a ticket's challenge: %v", err)
+	}
+}

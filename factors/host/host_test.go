@@ -513,3 +513,60 @@ func BenchmarkFinishVerification(b *testing.B) {
 		})
 	}
 }
+
+// A restart checks the binary again: a plugin file swapped after start (here
+// the same program with bytes appended, which would otherwise run and pass
+// every other check) is refused when the crashed process is replaced, until
+// the original is back.
+func TestRestartRefusesAChangedBinary(t *testing.T) {
+	ctx := context.Background()
+	var out syncBuffer
+	dir := pluginDir(t, "testfactor")
+	path := filepath.Join(dir, "testfactor")
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, host.Config{Dir: dir, Logger: slog.New(slog.NewTextHandler(&out, nil))})
+	f := factor(t, r, "testfactor")
+	before := children(t)
+	replace := func(b []byte) {
+		t.Helper()
+		// A rename, as an attacker or a package manager would: the running
+		// binary cannot be written in place.
+		tmp := filepath.Join(t.TempDir(), "testfactor")
+		if err := os.WriteFile(tmp, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(append(bytes.Clone(good), []byte("\x00tampered")...))
+	if err := syscall.Kill(r.PID("testfactor"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a refused restart", func() bool {
+		for l := range strings.Lines(out.String()) {
+			if strings.Contains(l, "restart failed") && strings.Contains(l, "checksums did not match") {
+				return true
+			}
+		}
+		return false
+	})
+	if err := r.Check(ctx); !errors.Is(err, host.ErrUnavailable) {
+		t.Fatalf("health with a refused binary: %v", err)
+	}
+	if _, err := ask(ctx, f, `{}`); !errors.Is(err, host.ErrUnavailable) {
+		t.Fatalf("call with a refused binary: %v, want ErrUnavailable", err)
+	}
+	if now := children(t); len(now) >= len(before) {
+		t.Fatalf("processes %v: the changed binary runs (had %v)", now, before)
+	}
+	// The pinned binary back: the next restart takes it.
+	replace(good)
+	eventually(t, "the restart", func() bool { return r.Check(ctx) == nil })
+	if _, err := ask(ctx, f, `{}`); err != nil {
+		t.Fatalf("after the original is back: %v", err)
+	}
+}
