@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +12,14 @@ import (
 	"time"
 
 	"github.com/twofoldauth/twofold/factors"
+)
+
+// Socket folders are named socketDirPrefix+random; newSocketDirPrefix marks
+// one that is not locked yet. lockFile in it is locked while its host lives.
+const (
+	socketDirPrefix    = "twofold-"
+	newSocketDirPrefix = ".twofold-new-"
+	lockFile           = ".lock"
 )
 
 // ErrUnavailable: the plugin is down or restarting, the call timed out, or
@@ -34,9 +41,11 @@ type Config struct {
 	Settings map[string]map[string]string
 	// CallTimeout bounds each call (default 5s).
 	CallTimeout time.Duration
-	// SocketDir is an existing folder for the plugins' Unix sockets and
-	// temporary files; by default a fresh temporary folder that Close
-	// removes.
+	// SocketDir is an existing folder in which the host makes its own
+	// folder for the plugins' Unix sockets and temporary files (default:
+	// the system temporary folder). Close removes that folder; the folder
+	// of a host that was killed is removed by the next host started with
+	// the same SocketDir.
 	SocketDir string
 	// Logger receives the host's and the plugins' logs; nil discards them.
 	Logger *slog.Logger
@@ -51,8 +60,8 @@ type Registry struct {
 	cfg       Config
 	log       *slog.Logger
 	procs     map[string]*proc // by factor id; not changed after New
-	socketDir string
-	ownDir    bool // socketDir is ours to remove
+	socketDir string           // this host's own folder in cfg.SocketDir
+	release   func()           // removes socketDir
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -66,7 +75,7 @@ func newRegistry(cfg Config) *Registry {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{cfg: cfg, log: log, procs: map[string]*proc{}, stop: func() {}}
+	return &Registry{cfg: cfg, log: log, procs: map[string]*proc{}, stop: func() {}, release: func() {}}
 }
 
 // New discovers, verifies and starts every plugin in cfg.Dir, and describes
@@ -83,14 +92,11 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 }
 
 func (r *Registry) start(ctx context.Context) error {
-	r.socketDir = r.cfg.SocketDir
-	if r.socketDir == "" {
-		dir, err := os.MkdirTemp("", "twofold-plugins-")
-		if err != nil {
-			return err
-		}
-		r.socketDir, r.ownDir = dir, true
+	dir, release, err := claimSocketDir(r.cfg.SocketDir, r.log)
+	if err != nil {
+		return fmt.Errorf("plugin socket folder: %w", err)
 	}
+	r.socketDir, r.release = dir, release
 	paths, err := discover(r.cfg.Dir)
 	if err != nil {
 		return err
@@ -170,7 +176,7 @@ func (r *Registry) PID(id string) int {
 }
 
 // Close stops supervision, kills every plugin process and waits for it to
-// exit, and removes the socket folder it created. It is safe to call twice.
+// exit, and removes the host's socket folder. It is safe to call twice.
 func (r *Registry) Close() {
 	r.closeOnce.Do(func() {
 		r.stop()
@@ -178,9 +184,7 @@ func (r *Registry) Close() {
 		for _, p := range r.procs {
 			p.kill()
 		}
-		if r.ownDir {
-			os.RemoveAll(r.socketDir)
-		}
+		r.release()
 	})
 }
 

@@ -30,6 +30,10 @@ import (
 var bins string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		hostHelper() // a host process for TestKilledHostLeavesNoOrphans
+		return
+	}
 	os.Exit(func() int {
 		dir, err := os.MkdirTemp("", "twofold-host-test-")
 		if err != nil {
@@ -336,7 +340,7 @@ func TestCallTimeout(t *testing.T) {
 func TestCrashMidCallRestartsAndReconfigures(t *testing.T) {
 	ctx := context.Background()
 	t.Setenv("TWOFOLD_SEAL_KEY", "host secret")
-	sockets := t.TempDir()
+	sockets := shortTempDir(t)
 	r := start(t, host.Config{Dir: pluginDir(t, "testfactor"), SocketDir: sockets,
 		Settings: map[string]map[string]string{"testfactor": {"greeting": "hello"}}})
 	f := factor(t, r, "testfactor")
@@ -394,7 +398,7 @@ func TestKilledPluginRestarts(t *testing.T) {
 
 func TestCloseLeavesNothingBehind(t *testing.T) {
 	before := children(t)
-	sockets := t.TempDir()
+	sockets := shortTempDir(t)
 	r, err := host.New(context.Background(), host.Config{Dir: pluginDir(t, "testfactor", "totp"), SocketDir: sockets})
 	if err != nil {
 		t.Fatal(err)

@@ -82,6 +82,7 @@ func (p *proc) start(ctx context.Context) error {
 	log := p.r.log.With("plugin", p.name)
 	cmd := exec.Command(p.path)
 	cmd.Env = pluginEnv(sockets)
+	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.VersionedPlugins(nil),

@@ -21,8 +21,8 @@ type options struct {
 // NewLogger's format, or the host will not see levels.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// Serve runs f as a Twofold factor plugin until the host stops it. Started
-// by hand rather than by the host, it prints a hint and exits.
+// Serve runs f as a Twofold factor plugin until the host stops it or goes
+// away. Started by hand rather than by the host, it prints a hint and exits.
 func Serve(f factors.Factor, opts ...Option) {
 	o := options{}
 	for _, opt := range opts {
@@ -32,6 +32,7 @@ func Serve(f factors.Factor, opts ...Option) {
 		o.logger = NewLogger()
 	}
 	slog.SetDefault(o.logger)
+	exitWithParent(o.logger)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.VersionedPlugins(f),
