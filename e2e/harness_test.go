@@ -73,7 +73,7 @@ func testConfig(dbURL string) server.Config {
 		PluginSettings: map[string]map[string]string{
 			"totp":        {"skew": "2"},
 			"passkey":     {"rp_id": "localhost", "origins": webauthnOrigin},
-			"hardwarekey": {"rp_id": "localhost", "origins": webauthnOrigin, "allowed_aaguids": listedKey.String()},
+			"hardwarekey": {"rp_id": "localhost", "origins": webauthnOrigin, "allowed_aaguids": listedKey.String(), "attestation_roots": testVendor.PEM()},
 		},
 		MFA: mfa.Config{
 			// Cheap hashing keeps tests fast; the cost is a parameter.

@@ -26,5 +26,8 @@ func pluginSettings(r envReader, origins []string) map[string]map[string]string 
 	set(hardwarekey, "allowed_aaguids", "TWOFOLD_HARDWAREKEY_ALLOWED_AAGUIDS")
 	set(hardwarekey, "mds_file", "TWOFOLD_HARDWAREKEY_MDS_FILE")
 	set(hardwarekey, "mds_root_cert", "TWOFOLD_HARDWAREKEY_MDS_ROOT")
+	// trusted (default) or any; extra vendor roots (PEM or a PEM file).
+	set(hardwarekey, "attestation", "TWOFOLD_HARDWAREKEY_ATTESTATION")
+	set(hardwarekey, "attestation_roots", "TWOFOLD_HARDWAREKEY_ATTESTATION_ROOTS")
 	return map[string]map[string]string{"totp": totp, "passkey": passkey, "hardwarekey": hardwarekey}
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/twofoldauth/twofold/factors/factortest"
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 // bin is this plugin, built once by TestMain.
@@ -33,8 +33,13 @@ func TestMain(m *testing.M) {
 
 func TestConformance(t *testing.T) {
 	const origin = "https://login.example.com"
-	a := webauthntest.NewAuthenticator(webauthntest.Options{Attestation: webauthntest.AttestationBasic, UserNotVerified: true})
+	vendor, err := webauthntest.NewIssuer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := webauthntest.NewAuthenticator(webauthntest.Options{Attestation: webauthntest.AttestationBasic, Issuer: vendor, UserNotVerified: true})
 	factortest.Run(t, bin,
 		factortest.WithSolver(webauthntest.Solver{Authenticator: a, Origin: origin}),
-		factortest.WithSettings(map[string]string{"rp_id": "example.com", "origins": origin, "allowed_aaguids": a.AAGUID().String()}))
+		factortest.WithSettings(map[string]string{"rp_id": "example.com", "origins": origin, "allowed_aaguids": a.AAGUID().String(),
+			"attestation_roots": vendor.PEM()}))
 }

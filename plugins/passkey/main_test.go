@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/twofoldauth/twofold/factors/factortest"
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 // bin is this plugin, built once by TestMain.

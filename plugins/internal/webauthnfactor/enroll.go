@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/go-webauthn/webauthn/metadata"
 	"github.com/go-webauthn/webauthn/protocol"
@@ -117,12 +118,15 @@ var defaultLabels = map[Kind]string{Passkey: "Passkey", HardwareKey: "Security k
 
 // checkAttestation applies the security key policy to a credential whose
 // attestation statement go-webauthn verified: there must be one (not
-// "none"), from an allowed model, and with metadata, a certified model
-// whose vendor certificate (not a self-signature) vouches for it.
+// "none"), from an allowed model; and unless the policy is
+// AttestationAny, the credential must stay in the key (not backup
+// eligible) and a vendor certificate (not a self-signature) must vouch for
+// the model: with metadata a certified model's, else one chaining to a
+// trusted root.
 //
 // Without metadata the AAGUID is only what the authenticator says of
 // itself: the allow-list keeps honest keys of other models out, not a
-// forged one.
+// forged one; the vendor root proves the vendor, not the model.
 func (c *config) checkAttestation(cred *webauthn.Credential) error {
 	if cred.AttestationFormat == "" || cred.AttestationFormat == string(protocol.AttestationFormatNone) {
 		return factors.Errorf(factors.ErrAttestationRefused, "the security key gave no attestation; use a key that supports direct attestation")
@@ -134,8 +138,14 @@ func (c *config) checkAttestation(cred *webauthn.Credential) error {
 	if len(c.allowed) > 0 && !slices.Contains(c.allowed, id) {
 		return factors.Errorf(factors.ErrAttestationRefused, fmt.Sprintf("security key model %s is not on the allowed list", id))
 	}
+	if !c.anyAttestation && cred.Flags.BackupEligible {
+		return factors.Errorf(factors.ErrAttestationRefused, reasonSynced)
+	}
 	if c.mds == nil {
-		return nil
+		if c.anyAttestation {
+			return nil
+		}
+		return c.checkVendor(cred, time.Now())
 	}
 	if !c.mds.certifies(id) {
 		return notCertified(id)

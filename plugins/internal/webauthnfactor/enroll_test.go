@@ -14,7 +14,7 @@ import (
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor"
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 func TestDescribe(t *testing.T) {
@@ -30,7 +30,7 @@ func TestDescribe(t *testing.T) {
 			[]string{"origins", "rp_id", "rp_name"}},
 		webauthnfactor.HardwareKey: {"hardwarekey", "Security key", factors.ProtocolVersion,
 			[]factors.Capability{factors.CapabilityPhishingResistant, factors.CapabilityHardwareBound},
-			[]string{"allowed_aaguids", "mds_file", "mds_root_cert", "origins", "rp_id", "rp_name"}},
+			[]string{"allowed_aaguids", "attestation", "attestation_roots", "mds_file", "mds_root_cert", "origins", "rp_id", "rp_name"}},
 	}
 	for kind, want := range tests {
 		t.Run(string(kind), func(t *testing.T) {
@@ -61,6 +61,11 @@ func TestConfigure(t *testing.T) {
 		"RP id that is not a domain": {webauthnfactor.Passkey, map[string]string{"rp_id": "https://example.com/"}, factors.ErrBadRequest},
 		"missing MDS blob":           {webauthnfactor.HardwareKey, map[string]string{"mds_file": "/nonexistent/blob.jwt"}, factors.ErrBadRequest},
 		"MDS root without a blob":    {webauthnfactor.HardwareKey, map[string]string{"mds_root_cert": "/nonexistent/root.pem"}, factors.ErrBadRequest},
+		"attestation policies":       {webauthnfactor.HardwareKey, map[string]string{"attestation": "any", "attestation_roots": vendor.PEM()}, nil},
+		"unknown attestation policy": {webauthnfactor.HardwareKey, map[string]string{"attestation": "self"}, factors.ErrBadRequest},
+		"passkey attestation policy": {webauthnfactor.Passkey, map[string]string{"attestation": "any"}, factors.ErrBadRequest},
+		"missing roots file":         {webauthnfactor.HardwareKey, map[string]string{"attestation_roots": "/nonexistent/roots.pem"}, factors.ErrBadRequest},
+		"roots that are not PEM":     {webauthnfactor.HardwareKey, map[string]string{"attestation_roots": "-----BEGIN CERTIFICATE-----\nnope"}, factors.ErrBadRequest},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -174,7 +179,7 @@ func TestFinishEnrollment(t *testing.T) {
 		"security key": {kind: webauthnfactor.HardwareKey, settings: hk, device: securityKey, label: "YubiKey 5 Series", meta: map[string]string{
 			"backup_eligible": "false", "backup_state": "false", "transports": "usb", "attestation_format": "packed",
 			"authenticator": "YubiKey 5 Series"}},
-		"self-attested security key, no metadata": {kind: webauthnfactor.HardwareKey, settings: hk, device: selfAttested, label: "YubiKey 5 Series"},
+		"self-attested security key, no metadata": {kind: webauthnfactor.HardwareKey, settings: hk, device: selfAttested, want: factors.ErrAttestationRefused, detail: "attested itself"},
 		"any model when none are listed":          {kind: webauthnfactor.HardwareKey, device: unlisted, label: "Security key"},
 		"unlisted security key":                   {kind: webauthnfactor.HardwareKey, settings: hk, device: unlisted, want: factors.ErrAttestationRefused, detail: "not on the allowed list"},
 		"security key without attestation":        {kind: webauthnfactor.HardwareKey, settings: hk, device: noAttestation, want: factors.ErrAttestationRefused, detail: "no attestation"},

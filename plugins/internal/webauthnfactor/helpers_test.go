@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor"
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 const (
@@ -25,10 +26,22 @@ var (
 	bob   = factors.User{ID: "0190d6f4-3b0a-7cc1-9a57-000000000b0b", Name: "bob", DisplayName: "Bob"}
 	yubi  = uuid.MustParse("cb69481e-8ff7-4039-93ec-0a2729a154a8")
 
+	// vendor is the security key vendor the tests trust: newFactor adds its
+	// root to a security key factor's attestation_roots.
+	vendor = mustIssuer()
+
 	// passkeyDevice is a synced passkey provider; securityKey a YubiKey.
 	passkeyDevice = webauthntest.Options{Attestation: webauthntest.AttestationNone, BackupEligible: true, BackupState: true, Transports: []string{"internal", "hybrid"}}
-	securityKey   = webauthntest.Options{AAGUID: yubi, Attestation: webauthntest.AttestationBasic, UserNotVerified: true, Counter: 10, Transports: []string{"usb"}}
+	securityKey   = webauthntest.Options{AAGUID: yubi, Attestation: webauthntest.AttestationBasic, Issuer: vendor, UserNotVerified: true, Counter: 10, Transports: []string{"usb"}}
 )
+
+func mustIssuer() *webauthntest.Issuer {
+	i, err := webauthntest.NewIssuer()
+	if err != nil {
+		panic(err)
+	}
+	return i
+}
 
 // ceremony runs a factor's ceremonies for alice with one authenticator.
 // Begin and Finish go to two separate factor instances, as they may go to
@@ -43,8 +56,18 @@ type ceremony struct {
 	label         string
 }
 
+// newFactor configures a factor. A security key factor trusts vendor's
+// root unless the settings name attestation_roots (even empty: only the
+// shipped roots).
 func newFactor(t *testing.T, kind webauthnfactor.Kind, settings map[string]string) *webauthnfactor.Factor {
 	t.Helper()
+	if _, set := settings["attestation_roots"]; kind == webauthnfactor.HardwareKey && !set {
+		settings = maps.Clone(settings)
+		if settings == nil {
+			settings = map[string]string{}
+		}
+		settings["attestation_roots"] = vendor.PEM()
+	}
 	f := webauthnfactor.New(kind)
 	if _, err := f.Configure(ctx, &factors.ConfigureRequest{Settings: settings}); err != nil {
 		t.Fatal(err)

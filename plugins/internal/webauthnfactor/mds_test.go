@@ -19,7 +19,7 @@ import (
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor"
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 // signer is a certificate with its key, for a test MDS signing chain.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor"
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 func TestFinishVerification(t *testing.T) {

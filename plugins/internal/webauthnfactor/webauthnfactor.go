@@ -11,6 +11,7 @@ package webauthnfactor
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ const (
 )
 
 // Version is the plugins' version.
-const Version = "1.1.0"
+const Version = "1.2.0"
 
 // Setting defaults: what `make run` serves.
 const (
@@ -57,6 +58,12 @@ type config struct {
 	allowed []uuid.UUID
 	// mds, when set, admits only FIDO-certified models (security keys).
 	mds *certified
+	// anyAttestation (attestation: any) accepts self-attestation, unknown
+	// vendors and synced credentials as security keys.
+	anyAttestation bool
+	// roots are the vendor roots attestation certificates must chain to
+	// when no FIDO metadata is configured (security keys).
+	roots *x509.CertPool
 }
 
 // New returns the factor of the given kind with the default settings.
@@ -99,6 +106,8 @@ func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.D
 	d.Settings["allowed_aaguids"] = "comma list of accepted authenticator model AAGUIDs (default: any model with a valid attestation)"
 	d.Settings["mds_file"] = "path to a FIDO MDS3 blob (the JWT as downloaded): only the FIDO-certified models it lists, attested by their vendors' roots, are accepted"
 	d.Settings["mds_root_cert"] = "path to the root the MDS blob is signed under, PEM or base64 DER (default: the FIDO production root)"
+	d.Settings["attestation"] = "trusted (default): only keys whose attestation chains to a trusted vendor root, never synced (backup-eligible) credentials; any: any verified attestation statement, self-attested and synced credentials included"
+	d.Settings["attestation_roots"] = "more vendor attestation roots to trust without mds_file, besides the shipped Yubico roots: PEM certificates, or the path of a PEM file"
 	return d, nil
 }
 
@@ -107,7 +116,7 @@ func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.D
 func (f *Factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
 	wc := &webauthn.Config{RPID: DefaultRPID, RPDisplayName: DefaultRPName, RPOrigins: []string{DefaultOrigin}}
 	cfg := &config{}
-	var mdsFile, mdsRoot string
+	var mdsFile, mdsRoot, roots string
 	for k, v := range req.Settings {
 		if !f.known(k) {
 			return nil, factors.Errorf(factors.ErrBadRequest, fmt.Sprintf("unknown setting %q", k))
@@ -134,10 +143,26 @@ func (f *Factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*f
 			mdsFile = v
 		case "mds_root_cert":
 			mdsRoot = v
+		case "attestation":
+			switch v {
+			case AttestationTrusted:
+			case AttestationAny:
+				cfg.anyAttestation = true
+			default:
+				return nil, factors.Errorf(factors.ErrBadRequest, fmt.Sprintf("attestation: %q is not %s or %s", v, AttestationTrusted, AttestationAny))
+			}
+		case "attestation_roots":
+			roots = v
 		}
 	}
 	if mdsRoot != "" && mdsFile == "" {
 		return nil, factors.Errorf(factors.ErrBadRequest, "mds_root_cert is set without mds_file")
+	}
+	if f.kind == HardwareKey {
+		var err error
+		if cfg.roots, err = loadRoots(roots); err != nil {
+			return nil, factors.Errorf(factors.ErrBadRequest, err.Error())
+		}
 	}
 	if mdsFile != "" {
 		var err error
@@ -164,7 +189,7 @@ func (f *Factor) known(k string) bool {
 	switch k {
 	case "rp_id", "rp_name", "origins":
 		return true
-	case "allowed_aaguids", "mds_file", "mds_root_cert":
+	case "allowed_aaguids", "mds_file", "mds_root_cert", "attestation", "attestation_roots":
 		return f.kind == HardwareKey
 	}
 	return false

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/pem"
 	"math/big"
 	"slices"
 	"time"
@@ -27,6 +28,10 @@ var oidFIDOAAGUID = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 45724, 1, 1, 4}
 type Issuer struct {
 	Certificate *x509.Certificate
 	key         *ecdsa.PrivateKey
+	// chain is Certificate and the intermediates above it, DER, up to but
+	// not including the root: what an attestation statement's x5c carries
+	// after the attestation certificate. Empty for a root.
+	chain [][]byte
 }
 
 // NewIssuer returns a self-signed attestation root valid for a day.
@@ -48,11 +53,31 @@ func NewIssuer() (*Issuer, error) {
 	return &Issuer{Certificate: cert, key: key}, nil
 }
 
+// NewIntermediate returns a CA certified by i: attestation certificates
+// it issues come with it in x5c, as recent YubiKeys send theirs.
+func (i *Issuer) NewIntermediate() (*Issuer, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := certTemplate(pkix.Name{Country: []string{"US"}, Organization: []string{"Twofold Test Vendor"}, CommonName: "Twofold Test Attestation Intermediate"})
+	tmpl.IsCA, tmpl.KeyUsage = true, x509.KeyUsageCertSign
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, i.Certificate, &key.PublicKey, i.key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &Issuer{Certificate: cert, key: key, chain: append([][]byte{der}, i.chain...)}, nil
+}
+
 // attestationKey is a model's attestation key and its certificate, shared
 // by every credential the authenticator creates (batch attestation).
 type attestationKey struct {
-	key  *ecdsa.PrivateKey
-	cert []byte
+	key *ecdsa.PrivateKey
+	x5c [][]byte // the attestation certificate, then its issuers below the root
 }
 
 func (i *Issuer) certify(aaguid [16]byte) (*attestationKey, error) {
@@ -74,7 +99,7 @@ func (i *Issuer) certify(aaguid [16]byte) (*attestationKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &attestationKey{key: key, cert: der}, nil
+	return &attestationKey{key: key, x5c: append([][]byte{der}, i.chain...)}, nil
 }
 
 func certTemplate(subject pkix.Name) *x509.Certificate {
@@ -109,5 +134,11 @@ func (a *Authenticator) basicStatement(authData []byte, clientDataHash [32]byte)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"alg": coseES256, "sig": sig, "x5c": [][]byte{a.att.cert}}, nil
+	return map[string]any{"alg": coseES256, "sig": sig, "x5c": a.att.x5c}, nil
+}
+
+// PEM is the root certificate in PEM, as the hardwarekey factor's
+// attestation_roots setting takes it.
+func (i *Issuer) PEM() string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: i.Certificate.Raw}))
 }

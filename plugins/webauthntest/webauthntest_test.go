@@ -10,7 +10,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 
-	"github.com/twofoldauth/twofold/plugins/internal/webauthnfactor/webauthntest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 const (
