@@ -1,6 +1,8 @@
 // Command hardwarekey is Twofold's security key factor plugin: roaming
-// WebAuthn authenticators (a YubiKey...) with verified attestation and an
-// optional allow-list of models, as a second factor.
+// WebAuthn authenticators (a YubiKey...) as a second factor, enrolled only
+// with an attestation that chains to a trusted vendor root and never as a
+// synced credential (unless configured with attestation: any), with an
+// optional allow-list of models.
 package main
 
 import (
