@@ -96,12 +96,8 @@ func (r *mutationResolver) SetPolicy(ctx context.Context, input model.SetPolicyI
 		return nil, err
 	}
 	p, err := r.Service.SetPolicy(ctx, v, mfa.SetPolicyRequest{
-		Scope: scope(input.Scope),
-		PolicySettings: mfa.PolicySettings{
-			Mode: input.Mode, AllowedFactorTypes: input.AllowedFactorTypes, EnforceFrom: input.EnforceFrom,
-			TrustedBrowserDays: input.TrustedBrowserDays, MaxFailedAttempts: input.MaxFailedAttempts,
-			LockoutMinutes: input.LockoutMinutes, AllowPasswordless: input.AllowPasswordless,
-		},
+		Scope:                scope(input.Scope),
+		Patch:                policyPatch(input),
 		ConfirmRemoveFactors: deref(input.ConfirmRemoveFactors, false),
 	})
 	if err != nil {

@@ -2,8 +2,11 @@ package mfa
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -98,6 +101,10 @@ type EffectivePolicy struct {
 	MaxFailedAttempts  Setting[int]
 	LockoutMinutes     Setting[int]
 	AllowPasswordless  Setting[bool]
+	// listed is the allowed list as the winning policy wrote it, uninstalled
+	// types included (nil: no policy lists types, so every type). A factor
+	// of a listed type whose plugin is missing is unavailable, not ignored.
+	listed []string
 }
 
 // DefaultTrustedBrowserDays is how long a trusted browser skips the second
@@ -113,6 +120,12 @@ func (p *EffectivePolicy) Enforced(now time.Time) bool {
 // Allows reports whether the factor type may be used.
 func (p *EffectivePolicy) Allows(factorType string) bool {
 	return p.Mode.Value != ModeDisabled && slices.Contains(p.AllowedFactorTypes.Value, factorType)
+}
+
+// lists reports whether the policy allows the factor type, installed or
+// not.
+func (p *EffectivePolicy) lists(factorType string) bool {
+	return p.Mode.Value != ModeDisabled && (p.listed == nil || slices.Contains(p.listed, factorType))
 }
 
 // resolve applies the policies that match user, most specific first, over
@@ -144,6 +157,7 @@ func resolve(policies []Policy, user *User, installed []string, cfg Config) *Eff
 					}
 				}
 				ep.AllowedFactorTypes = Setting[[]string]{Value: allowed, Level: level, PolicyID: p.ID}
+				ep.listed = p.AllowedFactorTypes
 			}
 			if p.EnforceFrom != nil || p.Mode != nil {
 				// A scope that sets its mode also sets when it starts: a
@@ -219,7 +233,10 @@ type loginPlan struct {
 }
 
 // planLogin decides the step after the password, from the user's policy,
-// factors, trusted browser and enrollment requests.
+// factors, trusted browser and enrollment requests. Where a second factor is
+// due but none can be checked now (every plugin it needs is down or not
+// installed), the login answers UNAVAILABLE and is audited: a factor that
+// cannot be checked never turns into a password-only session.
 func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken string) (*loginPlan, error) {
 	now := s.now()
 	pol, err := s.effectivePolicy(ctx, s.store, user)
@@ -239,7 +256,13 @@ func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken
 	if err != nil {
 		return nil, err
 	}
+	// held: the user's factors the policy allows, whether or not their
+	// plugin is installed here; plan.factors: those whose plugin is.
+	var held []string
 	for _, e := range active {
+		if pol.lists(e.FactorType) {
+			held = append(held, e.FactorType)
+		}
 		if pol.Allows(e.FactorType) {
 			plan.factors = append(plan.factors, e)
 		}
@@ -252,7 +275,7 @@ func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken
 		plan.requested = append(plan.requested, r.FactorType)
 	}
 	switch {
-	case len(plan.factors) > 0:
+	case len(held) > 0:
 		trusted, err := s.browserTrusted(ctx, user, pol, trustedBrowserToken)
 		if err != nil {
 			return nil, err
@@ -261,21 +284,67 @@ func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken
 			plan.trusted = true
 			return plan, nil
 		}
+		if !s.anyAvailable(held) {
+			return nil, s.factorsUnavailable(ctx, user, held)
+		}
 		plan.status = StatusMFARequired
 	case len(plan.requested) > 0:
 		// An admin asked for a factor and the user has none to prove who
 		// they are with beyond the password: enrol now, that type only.
+		if !s.anyAvailable(plan.requested) {
+			return nil, s.factorsUnavailable(ctx, user, plan.requested)
+		}
 		plan.status, plan.allowed = StatusEnrollmentRequired, plan.requested
 	case pol.Enforced(now):
-		if len(plan.allowed) == 0 {
-			// Required with nothing allowed: an admin's misconfiguration must
-			// not lock everyone out; audit and let the password stand.
-			s.log.WarnContext(ctx, "policy requires MFA but allows no installed factor type", "user", user.ID)
-			return plan, nil
+		// Required with nothing that can be enrolled now (plugins down or
+		// removed since the policy was set; setPolicy refuses a REQUIRED
+		// scope that allows no installed type): not a password-only login.
+		if !s.anyAvailable(plan.allowed) {
+			return nil, s.factorsUnavailable(ctx, user, pol.listedOrAllowed())
 		}
 		plan.status = StatusEnrollmentRequired
 	}
 	return plan, nil
+}
+
+// AuditLoginUnavailable: a correct password whose second factor could not
+// be checked because every factor plugin it needs was down or missing.
+const AuditLoginUnavailable AuditAction = "login.unavailable"
+
+// errFactorsUnavailable is the retryable answer to a login whose second
+// factor cannot be checked now.
+var errFactorsUnavailable = &Error{Code: CodeUnavailable, Reason: "FACTORS_UNAVAILABLE",
+	Message: "multi-factor authentication is temporarily unavailable; try again shortly"}
+
+// factorsUnavailable audits a login refused because no factor of the given
+// types can be checked now, and returns the caller's answer.
+func (s *Service) factorsUnavailable(ctx context.Context, user *User, types []string) error {
+	s.log.WarnContext(ctx, "login needs a second factor but no factor plugin it could use is available", "user", user.ID, "factor_types", types)
+	details := map[string]string{"reason": "factors_unavailable", "factor_types": strings.Join(types, ",")}
+	if err := s.audit(ctx, s.store, user.OrganizationID, user.ID, user.ID, AuditLoginUnavailable, details); err != nil {
+		return err
+	}
+	return errFactorsUnavailable
+}
+
+// anyAvailable reports whether one of the factor types is installed and its
+// plugin up.
+func (s *Service) anyAvailable(types []string) bool {
+	for _, t := range s.registry.Types() {
+		if t.Healthy && slices.Contains(types, t.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+// listedOrAllowed names the types the policy allows, as written (for logs
+// and audit).
+func (p *EffectivePolicy) listedOrAllowed() []string {
+	if p.listed != nil {
+		return p.listed
+	}
+	return p.AllowedFactorTypes.Value
 }
 
 // lockoutRule is the user's policy's failure limit and lock duration (the
@@ -340,12 +409,71 @@ const (
 	maxPolicyMaxFailedAttempts             = 100
 )
 
-// SetPolicyRequest sets a scope's settings. ConfirmRemoveFactors must be
-// true to switch a single user's MFA off when they have factors: that
-// removes them.
+// Change is one field of a policy patch. The zero value leaves the stored
+// value as it is; Set with a nil Value clears it, so the scope inherits it
+// again; Set with a Value sets it.
+type Change[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// To is a Change that sets v.
+func To[T any](v T) Change[T] { return Change[T]{Set: true, Value: &v} }
+
+// Cleared is a Change that clears the value (the scope inherits it).
+func Cleared[T any]() Change[T] { return Change[T]{Set: true} }
+
+func (c Change[T]) apply(old *T) *T {
+	if !c.Set {
+		return old
+	}
+	return c.Value
+}
+
+// PolicyPatch changes some of a scope's settings; fields left zero keep
+// their stored value.
+type PolicyPatch struct {
+	Mode Change[MfaMode]
+	// AllowedFactorTypes: a Value of an empty list allows none; a nil
+	// Value (with Set) inherits.
+	AllowedFactorTypes Change[[]string]
+	EnforceFrom        Change[time.Time]
+	TrustedBrowserDays Change[int]
+	MaxFailedAttempts  Change[int]
+	LockoutMinutes     Change[int]
+	AllowPasswordless  Change[bool]
+}
+
+// apply returns old with the patch's changes.
+func (p PolicyPatch) apply(old PolicySettings) PolicySettings {
+	out := PolicySettings{
+		Mode:               p.Mode.apply(old.Mode),
+		TrustedBrowserDays: p.TrustedBrowserDays.apply(old.TrustedBrowserDays),
+		MaxFailedAttempts:  p.MaxFailedAttempts.apply(old.MaxFailedAttempts),
+		LockoutMinutes:     p.LockoutMinutes.apply(old.LockoutMinutes),
+		AllowPasswordless:  p.AllowPasswordless.apply(old.AllowPasswordless),
+		AllowedFactorTypes: old.AllowedFactorTypes,
+		EnforceFrom:        p.EnforceFrom.apply(old.EnforceFrom),
+	}
+	if p.AllowedFactorTypes.Set {
+		out.AllowedFactorTypes = nil
+		if v := p.AllowedFactorTypes.Value; v != nil {
+			out.AllowedFactorTypes = append([]string{}, *v...)
+		}
+	}
+	if out.EnforceFrom != nil {
+		t := out.EnforceFrom.UTC()
+		out.EnforceFrom = &t
+	}
+	return out
+}
+
+// SetPolicyRequest patches a scope's settings: what the patch leaves out
+// stays as it was. ConfirmRemoveFactors must be true to switch a single
+// user's MFA off when they have factors: that removes them.
 type SetPolicyRequest struct {
-	Scope PolicyScope
-	PolicySettings
+	Scope                PolicyScope
+	Patch                PolicyPatch
 	ConfirmRemoveFactors bool
 }
 
@@ -372,13 +500,18 @@ func (s *Service) checkScope(ctx context.Context, v *Viewer, sc PolicyScope) (*U
 	return nil, nil
 }
 
-func (s *Service) validateSettings(in PolicySettings) error {
+// validateSettings checks a scope's merged settings. Only a list the patch
+// sets must name installed types: a type removed since it was listed does
+// not block unrelated edits.
+func (s *Service) validateSettings(in PolicySettings, p PolicyPatch) error {
 	if in.Mode != nil && !slices.Contains([]MfaMode{ModeDisabled, ModeOptional, ModeRequired}, *in.Mode) {
 		return invalidInput("mode", "unknown mode")
 	}
-	for _, t := range in.AllowedFactorTypes {
-		if !slices.Contains(s.installedTypes(), t) {
-			return invalidInput("allowedFactorTypes", "%q is not an installed factor type", t)
+	if p.AllowedFactorTypes.Set {
+		for _, t := range in.AllowedFactorTypes {
+			if !slices.Contains(s.installedTypes(), t) {
+				return invalidInput("allowedFactorTypes", "%q is not an installed factor type", t)
+			}
 		}
 	}
 	checkRange := func(field string, v *int, min, max int) error {
@@ -387,30 +520,74 @@ func (s *Service) validateSettings(in PolicySettings) error {
 		}
 		return nil
 	}
-	return errors.Join(
+	for _, err := range []error{
 		checkRange("trustedBrowserDays", in.TrustedBrowserDays, 0, maxPolicyTrustedDays),
 		checkRange("maxFailedAttempts", in.MaxFailedAttempts, 1, maxPolicyMaxFailedAttempts),
 		checkRange("lockoutMinutes", in.LockoutMinutes, 1, maxPolicyLockoutMinutes),
-	)
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// SetPolicy creates or replaces a scope's policy. It never touches live
-// sessions: the next login applies it.
+// checkRequirable refuses a scope whose users would be required to use a
+// factor while none is allowed: the scope's merged policy over the broader
+// policies that apply to all its users (for a user scope, exactly what
+// applies to that user) must leave an installed type allowed wherever it
+// is REQUIRED. Narrower scopes are checked when they are set, and a login
+// that cannot be met answers UNAVAILABLE (planLogin).
+func (s *Service) checkRequirable(ctx context.Context, tx Store, orgID string, p *Policy, target *User) error {
+	subject := &User{OrganizationID: orgID, CompanyID: p.Scope.CompanyID, UserType: p.Scope.UserType}
+	if target != nil {
+		subject = target
+	}
+	ps, err := tx.PoliciesFor(ctx, orgID, subject.ID, subject.CompanyID, subject.UserType)
+	if err != nil {
+		return err
+	}
+	ps = slices.DeleteFunc(ps, func(q Policy) bool { return q.Scope == p.Scope })
+	ep := resolve(append(ps, *p), subject, s.installedTypes(), s.cfg)
+	if ep.Mode.Value == ModeRequired && len(ep.AllowedFactorTypes.Value) == 0 {
+		return &Error{Code: CodeBadUserInput, Field: "allowedFactorTypes", Reason: "REQUIREMENT_UNMEETABLE",
+			Message: "this scope would require a second factor but allow no installed factor type: allow at least one"}
+	}
+	return nil
+}
+
+// SetPolicy patches a scope's policy (creating it if needed) and returns the
+// whole result. It never touches live sessions: the next login applies it.
+// The policy.changed event records each changed field's old and new value.
 func (s *Service) SetPolicy(ctx context.Context, v *Viewer, req SetPolicyRequest) (*Policy, error) {
 	target, err := s.checkScope(ctx, v, req.Scope)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.validateSettings(req.PolicySettings); err != nil {
-		var me *Error
-		if errors.As(err, &me) {
-			return nil, me
-		}
-		return nil, err
-	}
-	p := &Policy{ID: newID(), OrganizationID: v.User.OrganizationID, Scope: req.Scope, PolicySettings: req.PolicySettings, UpdatedBy: v.User.ID, UpdatedAt: s.now()}
+	orgID := v.User.OrganizationID
+	var out *Policy
 	err = s.store.Transaction(ctx, func(tx Store) error {
-		if target != nil && req.Mode != nil && *req.Mode == ModeDisabled {
+		old, err := scopePolicy(ctx, tx, orgID, req.Scope, target)
+		if err != nil {
+			return err
+		}
+		p := &Policy{ID: newID(), OrganizationID: orgID, Scope: req.Scope}
+		if old != nil {
+			p.ID, p.PolicySettings = old.ID, old.PolicySettings
+		}
+		p.PolicySettings = req.Patch.apply(p.PolicySettings)
+		if err := s.validateSettings(p.PolicySettings, req.Patch); err != nil {
+			return err
+		}
+		changes := policyChanges(oldSettings(old), p.PolicySettings)
+		if old != nil && len(changes) == 0 {
+			out = old
+			return nil
+		}
+		if err := s.checkRequirable(ctx, tx, orgID, p, target); err != nil {
+			return err
+		}
+		if target != nil && p.Mode != nil && *p.Mode == ModeDisabled {
 			active, err := tx.Enrollments(ctx, target.ID, EnrollmentActive)
 			if err != nil {
 				return err
@@ -425,36 +602,106 @@ func (s *Service) SetPolicy(ctx context.Context, v *Viewer, req SetPolicyRequest
 				}
 			}
 		}
+		p.UpdatedBy, p.UpdatedAt = v.User.ID, s.now()
 		if err := tx.UpsertPolicy(ctx, p); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, v.User.OrganizationID, v.User.ID, req.Scope.UserID, AuditPolicyChanged, policyDetails(p))
+		d := scopeDetails(req.Scope)
+		maps.Copy(d, changes)
+		out = p
+		return s.audit(ctx, tx, orgID, v.User.ID, req.Scope.UserID, AuditPolicyChanged, d)
 	})
-	return p, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-func policyDetails(p *Policy) map[string]string {
-	d := map[string]string{"scope": string(p.Scope.Level()), "company_id": p.Scope.CompanyID, "user_type": p.Scope.UserType}
-	if p.Mode != nil {
-		d["mode"] = string(*p.Mode)
+// scopePolicy is the stored policy of exactly sc, or nil.
+func scopePolicy(ctx context.Context, tx Store, orgID string, sc PolicyScope, target *User) (*Policy, error) {
+	var ps []Policy
+	var err error
+	if target != nil {
+		ps, err = tx.PoliciesFor(ctx, orgID, target.ID, target.CompanyID, target.UserType)
+	} else {
+		ps, err = tx.PoliciesFor(ctx, orgID, "", sc.CompanyID, sc.UserType)
 	}
-	if p.EnforceFrom != nil {
-		d["enforce_from"] = p.EnforceFrom.Format(time.RFC3339)
+	if err != nil {
+		return nil, err
 	}
+	for _, p := range ps {
+		if p.Scope == sc {
+			return &p, nil
+		}
+	}
+	return nil, nil
+}
+
+func oldSettings(p *Policy) PolicySettings {
+	if p == nil {
+		return PolicySettings{}
+	}
+	return p.PolicySettings
+}
+
+func scopeDetails(sc PolicyScope) map[string]string {
+	return map[string]string{"scope": string(sc.Level()), "company_id": sc.CompanyID, "user_type": sc.UserType}
+}
+
+// policyChanges lists every setting that differs between a and b as
+// "<field>.old" and "<field>.new" (field in snake case, e.g. mode.old,
+// allowed_factor_types.new). A value is its GraphQL literal: an enum name,
+// a number, true/false, an RFC 3339 time, a JSON list of type ids; an empty
+// string means not set at this scope (inherited).
+func policyChanges(a, b PolicySettings) map[string]string {
+	d := map[string]string{}
+	add := func(field, old, new string) {
+		if old != new {
+			d[field+".old"], d[field+".new"] = old, new
+		}
+	}
+	add("mode", policyValue(a.Mode, func(m MfaMode) string { return string(m) }), policyValue(b.Mode, func(m MfaMode) string { return string(m) }))
+	list := func(l []string) string {
+		if l == nil {
+			return ""
+		}
+		b, _ := json.Marshal(l)
+		return string(b)
+	}
+	add("allowed_factor_types", list(a.AllowedFactorTypes), list(b.AllowedFactorTypes))
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+	add("enforce_from", policyValue(a.EnforceFrom, ts), policyValue(b.EnforceFrom, ts))
+	add("trusted_browser_days", policyValue(a.TrustedBrowserDays, strconv.Itoa), policyValue(b.TrustedBrowserDays, strconv.Itoa))
+	add("max_failed_attempts", policyValue(a.MaxFailedAttempts, strconv.Itoa), policyValue(b.MaxFailedAttempts, strconv.Itoa))
+	add("lockout_minutes", policyValue(a.LockoutMinutes, strconv.Itoa), policyValue(b.LockoutMinutes, strconv.Itoa))
+	add("allow_passwordless", policyValue(a.AllowPasswordless, strconv.FormatBool), policyValue(b.AllowPasswordless, strconv.FormatBool))
 	return d
+}
+
+func policyValue[T any](v *T, format func(T) string) string {
+	if v == nil {
+		return ""
+	}
+	return format(*v)
 }
 
 // ClearPolicy removes a scope's policy, so it inherits again.
 func (s *Service) ClearPolicy(ctx context.Context, v *Viewer, sc PolicyScope) error {
-	if _, err := s.checkScope(ctx, v, sc); err != nil {
+	target, err := s.checkScope(ctx, v, sc)
+	if err != nil {
 		return err
 	}
 	return s.store.Transaction(ctx, func(tx Store) error {
+		old, err := scopePolicy(ctx, tx, v.User.OrganizationID, sc, target)
+		if err != nil {
+			return err
+		}
 		if err := tx.DeletePolicy(ctx, v.User.OrganizationID, sc); err != nil {
 			return notFound(err, "policy")
 		}
-		p := &Policy{Scope: sc}
-		return s.audit(ctx, tx, v.User.OrganizationID, v.User.ID, sc.UserID, AuditPolicyCleared, policyDetails(p))
+		d := scopeDetails(sc)
+		maps.Copy(d, policyChanges(oldSettings(old), PolicySettings{}))
+		return s.audit(ctx, tx, v.User.OrganizationID, v.User.ID, sc.UserID, AuditPolicyCleared, d)
 	})
 }
 

@@ -1472,49 +1472,49 @@ func (ec *executionContext) unmarshalInputSetPolicyInput(ctx context.Context, ob
 			if err != nil {
 				return it, err
 			}
-			it.Mode = data
+			it.Mode = graphql.OmittableOf(data)
 		case "allowedFactorTypes":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowedFactorTypes"))
 			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.AllowedFactorTypes = data
+			it.AllowedFactorTypes = graphql.OmittableOf(data)
 		case "enforceFrom":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enforceFrom"))
 			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.EnforceFrom = data
+			it.EnforceFrom = graphql.OmittableOf(data)
 		case "trustedBrowserDays":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustedBrowserDays"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.TrustedBrowserDays = data
+			it.TrustedBrowserDays = graphql.OmittableOf(data)
 		case "maxFailedAttempts":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxFailedAttempts"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.MaxFailedAttempts = data
+			it.MaxFailedAttempts = graphql.OmittableOf(data)
 		case "lockoutMinutes":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lockoutMinutes"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.LockoutMinutes = data
+			it.LockoutMinutes = graphql.OmittableOf(data)
 		case "allowPasswordless":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowPasswordless"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
 			if err != nil {
 				return it, err
 			}
-			it.AllowPasswordless = data
+			it.AllowPasswordless = graphql.OmittableOf(data)
 		case "confirmRemoveFactors":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmRemoveFactors"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)

@@ -2078,9 +2078,18 @@ type Policy {
   updatedAt: Time!
 }
 
+"""
+A patch to one scope's policy: a field left out keeps its current value, a
+field set to null is cleared (the scope inherits it again from broader scopes),
+any other value replaces it. Validation applies to the resulting policy: a
+scope that ends up REQUIRED must leave at least one installed factor type
+allowed (BAD_USER_INPUT, field allowedFactorTypes, reason
+REQUIREMENT_UNMEETABLE).
+"""
 input SetPolicyInput {
   scope: PolicyScopeInput!
   mode: MfaMode
+  "Installed factor type ids; [] allows none (refused where REQUIRED); null inherits."
   allowedFactorTypes: [ID!]
   "REQUIRED takes effect at this instant; before it the scope behaves as OPTIONAL."
   enforceFrom: Time
@@ -2094,6 +2103,7 @@ input SetPolicyInput {
 }
 
 type SetPolicyPayload {
+  "The scope's whole policy after the patch."
   policy: Policy!
 }
 
@@ -2206,8 +2216,17 @@ extend type Query {
 }
 
 extend type Mutation {
-  "Sets a scope's policy (MANAGE_ORGANIZATION any scope, MANAGE_USERS user scope). Applies at each user's next login."
+  """
+  Patches a scope's policy (MANAGE_ORGANIZATION any scope, MANAGE_USERS user
+  scope): omitted fields are kept, null fields cleared. Applies at each user's
+  next login. Audited as policy.changed with, for each changed field, details
+  "<field>.old" and "<field>.new" (snake case: mode, allowed_factor_types,
+  enforce_from, trusted_browser_days, max_failed_attempts, lockout_minutes,
+  allow_passwordless; values as GraphQL literals, lists as JSON, "" = not set
+  at this scope). A patch that changes nothing writes nothing.
+  """
   setPolicy(input: SetPolicyInput!): SetPolicyPayload! @auth(requires: MANAGE_USERS)
+  "Removes a scope's policy so it inherits everything (audited as policy.cleared with each cleared field's \"<field>.old\")."
   clearPolicy(input: ClearPolicyInput!): OkPayload! @auth(requires: MANAGE_USERS)
   removeUserEnrollment(input: RemoveUserEnrollmentInput!): RemoveEnrollmentPayload! @auth(requires: MANAGE_USERS)
   "Removes all of a user's factors, recovery codes and trusted browsers."

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/twofoldauth/twofold/mfa"
 )
 
@@ -216,22 +217,30 @@ type RevokeTrustedBrowserInput struct {
 	TrustedBrowserID string `json:"trustedBrowserId"`
 }
 
+// A patch to one scope's policy: a field left out keeps its current value, a
+// field set to null is cleared (the scope inherits it again from broader scopes),
+// any other value replaces it. Validation applies to the resulting policy: a
+// scope that ends up REQUIRED must leave at least one installed factor type
+// allowed (BAD_USER_INPUT, field allowedFactorTypes, reason
+// REQUIREMENT_UNMEETABLE).
 type SetPolicyInput struct {
-	Scope              *PolicyScopeInput `json:"scope"`
-	Mode               *mfa.MfaMode      `json:"mode,omitempty"`
-	AllowedFactorTypes []string          `json:"allowedFactorTypes,omitempty"`
+	Scope *PolicyScopeInput               `json:"scope"`
+	Mode  graphql.Omittable[*mfa.MfaMode] `json:"mode,omitempty"`
+	// Installed factor type ids; [] allows none (refused where REQUIRED); null inherits.
+	AllowedFactorTypes graphql.Omittable[[]string] `json:"allowedFactorTypes,omitempty"`
 	// REQUIRED takes effect at this instant; before it the scope behaves as OPTIONAL.
-	EnforceFrom *time.Time `json:"enforceFrom,omitempty"`
+	EnforceFrom graphql.Omittable[*time.Time] `json:"enforceFrom,omitempty"`
 	// 0 = browsers are never trusted. Default 180.
-	TrustedBrowserDays *int  `json:"trustedBrowserDays,omitempty"`
-	MaxFailedAttempts  *int  `json:"maxFailedAttempts,omitempty"`
-	LockoutMinutes     *int  `json:"lockoutMinutes,omitempty"`
-	AllowPasswordless  *bool `json:"allowPasswordless,omitempty"`
+	TrustedBrowserDays graphql.Omittable[*int]  `json:"trustedBrowserDays,omitempty"`
+	MaxFailedAttempts  graphql.Omittable[*int]  `json:"maxFailedAttempts,omitempty"`
+	LockoutMinutes     graphql.Omittable[*int]  `json:"lockoutMinutes,omitempty"`
+	AllowPasswordless  graphql.Omittable[*bool] `json:"allowPasswordless,omitempty"`
 	// Required to switch a single user's MFA off when they have factors: it removes them.
 	ConfirmRemoveFactors *bool `json:"confirmRemoveFactors,omitempty"`
 }
 
 type SetPolicyPayload struct {
+	// The scope's whole policy after the patch.
 	Policy *mfa.Policy `json:"policy"`
 }
 
