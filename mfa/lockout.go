@@ -95,9 +95,9 @@ func (a *attempt) failed(ctx context.Context, reason string, details map[string]
 	if err != nil {
 		return false, err
 	}
-	if a.orgID == "" {
-		return locked, nil
-	}
+	// An unknown organization's attempts are audited too, without an
+	// organization (the deployment's own record of them): the answer costs
+	// the same work as for a known one.
 	if details == nil {
 		details = map[string]string{}
 	}
@@ -123,14 +123,12 @@ func (a *attempt) release(ctx context.Context) error {
 // refuseLocked answers a locked subject: the secret is not checked, but a
 // password costs the same as a checked one, and the refusal is audited.
 func (s *Service) refuseLocked(ctx context.Context, orgID, subjectID string, details map[string]string) (*LoginResult, error) {
-	if orgID != "" {
-		if details == nil {
-			details = map[string]string{}
-		}
-		details["reason"] = "locked"
-		if err := s.audit(ctx, s.store, orgID, "", subjectID, AuditLoginLocked, details); err != nil {
-			return nil, err
-		}
+	if details == nil {
+		details = map[string]string{}
+	}
+	details["reason"] = "locked"
+	if err := s.audit(ctx, s.store, orgID, "", subjectID, AuditLoginLocked, details); err != nil {
+		return nil, err
 	}
 	return &LoginResult{Status: StatusLocked}, nil
 }
