@@ -746,13 +746,23 @@ func (s *Service) resetMFA(ctx context.Context, tx Store, v *Viewer, u *User) er
 }
 
 // ResetUserMFA removes all of a user's factors, recovery codes and trusted
-// browsers; where MFA is required they enrol again at their next login.
+// browsers and ends their sessions (a lost or stolen device is the usual
+// reason); where MFA is required they enrol again at their next login.
 func (s *Service) ResetUserMFA(ctx context.Context, v *Viewer, userID string) (*User, error) {
 	u, err := s.manageableUser(ctx, v, userID)
 	if err != nil {
 		return nil, err
 	}
-	return u, s.store.Transaction(ctx, func(tx Store) error { return s.resetMFA(ctx, tx, v, u) })
+	err = s.store.Transaction(ctx, func(tx Store) error {
+		if err := s.resetMFA(ctx, tx, v, u); err != nil {
+			return err
+		}
+		return s.endSessions(ctx, tx, v, u, map[string]string{"reason": string(AuditMFAReset)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
 // RemoveUserEnrollment is an admin removing one factor of a user; admins may

@@ -81,7 +81,7 @@ func (s *Service) TrustedBrowsers(ctx context.Context, v *Viewer, userID string)
 }
 
 // RevokeTrustedBrowser revokes one trusted browser of the viewer, or (with
-// MANAGE_USERS) of a user of the organization.
+// MANAGE_USERS) of a user of the organization they may manage.
 func (s *Service) RevokeTrustedBrowser(ctx context.Context, v *Viewer, id string) error {
 	if !validID(id) {
 		return invalidInput("trustedBrowserId", "not a valid id")
@@ -92,10 +92,16 @@ func (s *Service) RevokeTrustedBrowser(ctx context.Context, v *Viewer, id string
 	}
 	u, err := s.User(ctx, v, tb.UserID)
 	if err != nil {
+		// Another user's browser is not even visible without MANAGE_USERS.
 		if isCode(err, CodeForbidden) {
 			return newError(CodeNotFound, "trusted browser not found")
 		}
 		return err
+	}
+	if u.ID != v.User.ID {
+		if err := mayManage(v, u); err != nil {
+			return err
+		}
 	}
 	return s.store.Transaction(ctx, func(tx Store) error {
 		if err := tx.DeleteTrustedBrowser(ctx, tb.ID); err != nil {
@@ -106,7 +112,8 @@ func (s *Service) RevokeTrustedBrowser(ctx context.Context, v *Viewer, id string
 }
 
 // RevokeAllTrustedBrowsers revokes every trusted browser of the user (the
-// viewer when userID is empty).
+// viewer when userID is empty; another user needs MANAGE_USERS and, for an
+// organization manager, MANAGE_ORGANIZATION).
 func (s *Service) RevokeAllTrustedBrowsers(ctx context.Context, v *Viewer, userID string) error {
 	if userID == "" {
 		userID = v.User.ID
@@ -114,6 +121,11 @@ func (s *Service) RevokeAllTrustedBrowsers(ctx context.Context, v *Viewer, userI
 	u, err := s.User(ctx, v, userID)
 	if err != nil {
 		return err
+	}
+	if u.ID != v.User.ID {
+		if err := mayManage(v, u); err != nil {
+			return err
+		}
 	}
 	return s.store.Transaction(ctx, func(tx Store) error {
 		if err := tx.DeleteUserTrustedBrowsers(ctx, u.ID); err != nil {

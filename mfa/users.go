@@ -173,19 +173,39 @@ func (s *Service) applyProfile(ctx context.Context, v *Viewer, u *User, email, d
 	return nil
 }
 
-// UpdateUser changes a user of the viewer's organization.
+// UpdateUser changes a user of the viewer's organization. Removing any of
+// the user's permissions ends their sessions; removing the last active
+// organization manager's MANAGE_ORGANIZATION is a CONFLICT.
 func (s *Service) UpdateUser(ctx context.Context, v *Viewer, in UpdateUserInput) (*User, error) {
 	u, err := s.manageableUser(ctx, v, in.UserID)
 	if err != nil {
 		return nil, err
 	}
+	before := slices.Clone(u.Permissions)
 	if err := s.applyProfile(ctx, v, u, in.Email, in.DisplayName, in.UserType, in.CompanyID, in.Permissions); err != nil {
 		return nil, err
 	}
+	var removed []string
+	for _, p := range before {
+		if !slices.Contains(u.Permissions, p) {
+			removed = append(removed, string(p))
+		}
+	}
 	u.UpdatedAt = s.now()
 	err = s.store.Transaction(ctx, func(tx Store) error {
+		if in.Permissions != nil {
+			if err := s.keepAManager(ctx, tx, u); err != nil {
+				return err
+			}
+		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
+		}
+		if len(removed) > 0 {
+			// Whatever the sessions were trusted with, they no longer are.
+			if err := s.endSessions(ctx, tx, v, u, map[string]string{"reason": "permissions.removed", "permissions": strings.Join(removed, ",")}); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditUserUpdated, nil)
 	})
@@ -213,17 +233,69 @@ func (s *Service) SetUserActive(ctx context.Context, v *Viewer, userID string, a
 	}
 	u.Status, u.UpdatedAt = status, s.now()
 	err = s.store.Transaction(ctx, func(tx Store) error {
+		if !active {
+			if err := s.keepAManager(ctx, tx, u); err != nil {
+				return err
+			}
+		}
 		if err := tx.UpdateUser(ctx, u); err != nil {
 			return err
 		}
 		if !active {
-			if err := tx.DeleteUserSessions(ctx, u.ID, ""); err != nil {
+			if err := s.endSessions(ctx, tx, v, u, map[string]string{"reason": string(AuditUserDeactivated)}); err != nil {
 				return err
 			}
 		}
 		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, action, nil)
 	})
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// AuditSessionsEnded records that an admin's action ended a user's
+// sessions; details.reason says which action (mfa.reset, user.deactivated,
+// permissions.removed).
+const AuditSessionsEnded AuditAction = "sessions.ended"
+
+// endSessions ends every session of u, through tx, because the trust they
+// were opened with has ended (MFA reset, deactivation, permissions removed).
+// When u is the viewer acting on themselves, the session that asked is kept,
+// as a password change keeps it.
+func (s *Service) endSessions(ctx context.Context, tx Store, v *Viewer, u *User, details map[string]string) error {
+	except := ""
+	if u.ID == v.User.ID {
+		except = v.Session.ID
+	}
+	if err := tx.DeleteUserSessions(ctx, u.ID, except); err != nil {
+		return err
+	}
+	return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditSessionsEnded, details)
+}
+
+// errLastManager refuses a change that would leave an organization without
+// an active organization manager (no one could then grant permissions or
+// change policies).
+var errLastManager = &Error{Code: CodeConflict, Reason: "LAST_ORGANIZATION_MANAGER",
+	Message: "an organization keeps at least one active organization manager: grant MANAGE_ORGANIZATION to someone else first"}
+
+// keepAManager refuses, inside tx, to write u (as changed) when u is the
+// organization's only active manager and would stop being one. The locking
+// read serializes concurrent decisions, so two managers demoting or
+// deactivating each other at once leave one.
+func (s *Service) keepAManager(ctx context.Context, tx Store, u *User) error {
+	if u.Status == UserActive && slices.Contains(u.Permissions, PermissionManageOrganization) {
+		return nil
+	}
+	ids, err := tx.LockActiveManagers(ctx, u.OrganizationID)
+	if err != nil {
+		return err
+	}
+	if slices.Contains(ids, u.ID) && len(ids) == 1 {
+		return errLastManager
+	}
+	return nil
 }
 
 // UnlockUser clears a user's lockout and failure count.
@@ -253,10 +325,20 @@ func (s *Service) manageableUser(ctx context.Context, v *Viewer, userID string) 
 	if err != nil {
 		return nil, err
 	}
-	if u.Can(PermissionManageOrganization) && !v.User.Can(PermissionManageOrganization) {
-		return nil, &Error{Code: CodeForbidden, Message: "only organization managers may change an organization manager"}
+	if err := mayManage(v, u); err != nil {
+		return nil, err
 	}
 	return u, nil
+}
+
+// mayManage is the rule that protects organization managers: only another
+// organization manager may act on one. Every admin action on a user of the
+// organization passes through it (manageableUser, trusted browsers).
+func mayManage(v *Viewer, u *User) error {
+	if u.Can(PermissionManageOrganization) && !v.User.Can(PermissionManageOrganization) {
+		return &Error{Code: CodeForbidden, Message: "only organization managers may change an organization manager"}
+	}
+	return nil
 }
 
 // User returns a user of the viewer's organization. Anyone may read
