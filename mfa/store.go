@@ -29,8 +29,9 @@ type Store interface {
 	Companies(ctx context.Context, orgID string) ([]Company, error)
 
 	CreateUser(ctx context.Context, u *User) error
-	// UpdateUser writes the profile, permissions, status, password hash and
-	// login timestamps (not the failure counter: see TakeAttempt).
+	// UpdateUser writes the profile, permissions and status: not the
+	// password hash (SetPasswordHash), the login times (RecordLoginSuccess)
+	// or the failure count (TakeAttempt).
 	UpdateUser(ctx context.Context, u *User) error
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByLogin finds a user of the organization by username or email.

@@ -212,9 +212,11 @@ func (s *Store) CreateUser(ctx context.Context, u *mfa.User) error {
 
 func (s *Store) UpdateUser(ctx context.Context, u *mfa.User) error {
 	r := fromUser(u)
+	// Not the password hash, the login times or the failure count: those
+	// have their own guarded statements, and an admin's edit must not write
+	// back values read before a login or a password change.
 	return updated(s.conn(ctx).Model(&user{}).Where("id = ?", u.ID).Select(
-		"company_id", "email", "display_name", "user_type", "permissions", "password_hash",
-		"status", "last_login_at", "last_mfa_at", "updated_at",
+		"company_id", "email", "display_name", "user_type", "permissions", "status", "updated_at",
 	).Updates(r))
 }
 

@@ -264,3 +264,32 @@ func TestUsersSearchFilterAndPaging(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateUserWritesOnlyProfile: an admin's edit, made from a copy of the
+// user read earlier, does not write back the password hash, login times or
+// failure count (a password change or a login in between would be undone).
+func TestUpdateUserWritesOnlyProfile(t *testing.T) {
+	modelstest.Each(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := open(t, url)
+		org := seedOrg(t, s)
+		u := seedUser(t, s, org.ID, "bob", nil)
+		stale := *u
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		if err := s.SetPasswordHash(ctx, u.ID, u.PasswordHash, "new-hash"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordLoginSuccess(ctx, u.ID, now, true); err != nil {
+			t.Fatal(err)
+		}
+		_, _, _ = s.TakeAttempt(ctx, mfa.AttemptSubject{UserID: u.ID}, now, 5)
+		stale.DisplayName = "Bob Edited"
+		if err := s.UpdateUser(ctx, &stale); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.UserByID(ctx, u.ID)
+		if got.DisplayName != "Bob Edited" || got.PasswordHash != "new-hash" || got.LastLoginAt == nil || got.LastMFAAt == nil || got.FailedAttempts != 1 {
+			t.Fatalf("after a stale edit: name=%q hash=%q lastLogin=%v lastMFA=%v failed=%d", got.DisplayName, got.PasswordHash, got.LastLoginAt, got.LastMFAAt, got.FailedAttempts)
+		}
+	})
+}
