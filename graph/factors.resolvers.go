@@ -45,6 +45,7 @@ func (r *mutationResolver) CompleteEnrollment(ctx context.Context, input model.C
 	req := requestFrom(ctx)
 	res, err := r.Service.CompleteEnrollment(ctx, req.Viewer, mfa.CompleteEnrollmentRequest{
 		EnrollmentID: input.EnrollmentID, Response: json.RawMessage(input.Response), Ticket: deref(input.Ticket, ""),
+		TrustBrowser: deref(input.TrustBrowser, false),
 	})
 	if err != nil {
 		return nil, err
@@ -52,6 +53,9 @@ func (r *mutationResolver) CompleteEnrollment(ctx context.Context, input model.C
 	p := &model.CompleteEnrollmentPayload{Enrollment: res.Enrollment, RecoveryCodes: res.RecoveryCodes}
 	if res.Login != nil {
 		p.Status, p.Token = &res.Login.Status, ptr(res.Login.Token)
+		if res.Login.TrustedBrowserToken != "" {
+			p.TrustedBrowserToken, p.TrustedBrowserExpiresAt = ptr(res.Login.TrustedBrowserToken), &res.Login.TrustedBrowserExpiresAt
+		}
 		setLoginCookies(req, res.Login)
 	}
 	return p, nil

@@ -194,6 +194,9 @@ type CompleteEnrollmentRequest struct {
 	EnrollmentID string
 	Response     json.RawMessage
 	Ticket       string
+	// TrustBrowser asks, on a login ticket, to trust this browser as
+	// verifyFactor does (ignored when the policy allows no trust).
+	TrustBrowser bool
 }
 
 // CompleteEnrollmentResult is the active enrollment, the recovery codes
@@ -210,6 +213,9 @@ type CompleteEnrollmentResult struct {
 func (s *Service) CompleteEnrollment(ctx context.Context, v *Viewer, req CompleteEnrollmentRequest) (*CompleteEnrollmentResult, error) {
 	if !validID(req.EnrollmentID) {
 		return nil, invalidInput("enrollmentId", "not a valid id")
+	}
+	if req.TrustBrowser && req.Ticket == "" {
+		return nil, invalidInput("trustBrowser", "a browser is trusted only when a login finishes (give the login ticket)")
 	}
 	user, ticket, actorID, err := s.enrollee(ctx, v, req.Ticket, "")
 	if err != nil {
@@ -288,8 +294,12 @@ func (s *Service) CompleteEnrollment(ctx context.Context, v *Viewer, req Complet
 			if err := tx.ConsumeLoginTicket(ctx, ticket.ID, now); err != nil {
 				return err
 			}
-			res.Login, err = s.completeLogin(ctx, tx, user, true)
-			return err
+			if res.Login, err = s.completeLogin(ctx, tx, user, true); err != nil {
+				return err
+			}
+			if req.TrustBrowser {
+				return s.trustBrowser(ctx, tx, user, res.Login)
+			}
 		}
 		return nil
 	})

@@ -208,6 +208,52 @@ func (ec *executionContext) fieldContext_CompleteEnrollmentPayload_token(_ conte
 	return graphql.NewScalarFieldContext("CompleteEnrollmentPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _CompleteEnrollmentPayload_trustedBrowserToken(ctx context.Context, field graphql.CollectedField, obj *model.CompleteEnrollmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompleteEnrollmentPayload_trustedBrowserToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrustedBrowserToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CompleteEnrollmentPayload_trustedBrowserToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompleteEnrollmentPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _CompleteEnrollmentPayload_trustedBrowserExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.CompleteEnrollmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CompleteEnrollmentPayload_trustedBrowserExpiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrustedBrowserExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CompleteEnrollmentPayload_trustedBrowserExpiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CompleteEnrollmentPayload", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Enrollment_id(ctx context.Context, field graphql.CollectedField, obj *mfa.Enrollment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -905,7 +951,7 @@ func (ec *executionContext) unmarshalInputCompleteEnrollmentInput(ctx context.Co
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"enrollmentId", "response", "ticket"}
+	fieldsInOrder := [...]string{"enrollmentId", "response", "ticket", "trustBrowser"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -933,6 +979,13 @@ func (ec *executionContext) unmarshalInputCompleteEnrollmentInput(ctx context.Co
 				return it, err
 			}
 			it.Ticket = data
+		case "trustBrowser":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trustBrowser"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrustBrowser = data
 		}
 	}
 	return it, nil
@@ -1211,6 +1264,16 @@ func (ec *executionContext) _CompleteEnrollmentPayload(ctx context.Context, sel 
 			}
 		case "token":
 			out.Values[i] = ec._CompleteEnrollmentPayload_token(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "trustedBrowserToken":
+			out.Values[i] = ec._CompleteEnrollmentPayload_trustedBrowserToken(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "trustedBrowserExpiresAt":
+			out.Values[i] = ec._CompleteEnrollmentPayload_trustedBrowserExpiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

@@ -86,10 +86,12 @@ type ComplexityRoot struct {
 	}
 
 	CompleteEnrollmentPayload struct {
-		Enrollment    func(childComplexity int) int
-		RecoveryCodes func(childComplexity int) int
-		Status        func(childComplexity int) int
-		Token         func(childComplexity int) int
+		Enrollment              func(childComplexity int) int
+		RecoveryCodes           func(childComplexity int) int
+		Status                  func(childComplexity int) int
+		Token                   func(childComplexity int) int
+		TrustedBrowserExpiresAt func(childComplexity int) int
+		TrustedBrowserToken     func(childComplexity int) int
 	}
 
 	CreateCompanyPayload struct {
@@ -511,6 +513,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CompleteEnrollmentPayload.Token(childComplexity), true
+	case "CompleteEnrollmentPayload.trustedBrowserExpiresAt":
+		if e.ComplexityRoot.CompleteEnrollmentPayload.TrustedBrowserExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteEnrollmentPayload.TrustedBrowserExpiresAt(childComplexity), true
+	case "CompleteEnrollmentPayload.trustedBrowserToken":
+		if e.ComplexityRoot.CompleteEnrollmentPayload.TrustedBrowserToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompleteEnrollmentPayload.TrustedBrowserToken(childComplexity), true
 
 	case "CreateCompanyPayload.company":
 		if e.ComplexityRoot.CreateCompanyPayload.Company == nil {
@@ -1895,6 +1909,11 @@ input CompleteEnrollmentInput {
   """
   response: JSON!
   ticket: String
+  """
+  With a ticket: trust this browser for the policy's trusted-browser days, as verifyFactor does
+  (ignored when the policy allows no trust; refused without a ticket).
+  """
+  trustBrowser: Boolean
 }
 
 type CompleteEnrollmentPayload {
@@ -1904,6 +1923,10 @@ type CompleteEnrollmentPayload {
   "Set when completing the enrolment finished a login (ticket given)."
   status: LoginStatus
   token: String
+  "Set when trustBrowser was asked and the policy allows it: give it to login as trustedBrowserToken."
+  trustedBrowserToken: String
+  "When the trusted-browser token expires."
+  trustedBrowserExpiresAt: Time
 }
 
 input BeginVerificationInput {
@@ -1965,7 +1988,7 @@ extend type LoginPayload {
   allowedFactorTypes: [ID!]
   "When a REQUIRED policy starts to be enforced, if it is not yet."
   enforceFrom: Time
-  "Whether verifyFactor may trust this browser."
+  "Whether verifyFactor (or completeEnrollment on an ENROLLMENT_REQUIRED ticket) may trust this browser."
   trustBrowserOffered: Boolean!
 }
 
@@ -2525,6 +2548,10 @@ func (ec *executionContext) childFields_CompleteEnrollmentPayload(ctx context.Co
 		return ec.fieldContext_CompleteEnrollmentPayload_status(ctx, field)
 	case "token":
 		return ec.fieldContext_CompleteEnrollmentPayload_token(ctx, field)
+	case "trustedBrowserToken":
+		return ec.fieldContext_CompleteEnrollmentPayload_trustedBrowserToken(ctx, field)
+	case "trustedBrowserExpiresAt":
+		return ec.fieldContext_CompleteEnrollmentPayload_trustedBrowserExpiresAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CompleteEnrollmentPayload", field.Name)
 }

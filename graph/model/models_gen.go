@@ -77,6 +77,9 @@ type CompleteEnrollmentInput struct {
 	// The client's proof: TOTP {"code": "123456"}; WebAuthn the PublicKeyCredential JSON.
 	Response JSON    `json:"response"`
 	Ticket   *string `json:"ticket,omitempty"`
+	// With a ticket: trust this browser for the policy's trusted-browser days, as verifyFactor does
+	// (ignored when the policy allows no trust; refused without a ticket).
+	TrustBrowser *bool `json:"trustBrowser,omitempty"`
 }
 
 type CompleteEnrollmentPayload struct {
@@ -86,6 +89,10 @@ type CompleteEnrollmentPayload struct {
 	// Set when completing the enrolment finished a login (ticket given).
 	Status *mfa.LoginStatus `json:"status,omitempty"`
 	Token  *string          `json:"token,omitempty"`
+	// Set when trustBrowser was asked and the policy allows it: give it to login as trustedBrowserToken.
+	TrustedBrowserToken *string `json:"trustedBrowserToken,omitempty"`
+	// When the trusted-browser token expires.
+	TrustedBrowserExpiresAt *time.Time `json:"trustedBrowserExpiresAt,omitempty"`
 }
 
 type CreateCompanyInput struct {
@@ -146,7 +153,7 @@ type LoginPayload struct {
 	AllowedFactorTypes []string `json:"allowedFactorTypes,omitempty"`
 	// When a REQUIRED policy starts to be enforced, if it is not yet.
 	EnforceFrom *time.Time `json:"enforceFrom,omitempty"`
-	// Whether verifyFactor may trust this browser.
+	// Whether verifyFactor (or completeEnrollment on an ENROLLMENT_REQUIRED ticket) may trust this browser.
 	TrustBrowserOffered bool `json:"trustBrowserOffered"`
 	// Factor types an admin asked the user to set up.
 	RequestedFactorTypes []string `json:"requestedFactorTypes,omitempty"`
