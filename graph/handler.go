@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -42,13 +43,15 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	gc := generated.Config{Resolvers: &Resolver{Service: cfg.Service}}
 	gc.Directives.Auth = auth
-	srv := handler.New(generated.NewExecutableSchema(gc))
+	es := generated.NewExecutableSchema(gc)
+	srv := handler.New(es)
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
 	srv.Use(accessRules{dev: cfg.Dev, maxDepth: cfg.MaxDepth})
+	srv.Use(secretCheckLimit{service: cfg.Service})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
-	srv.SetErrorPresenter(presentError(cfg.Logger))
+	srv.SetErrorPresenter(presentError(cfg.Logger, es.Schema()))
 	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
 	return withLoaders(cfg.Service, srv)
 }
@@ -95,4 +98,64 @@ func depth(set ast.SelectionSet, frags ast.FragmentDefinitionList, level int) in
 		deepest = max(deepest, d)
 	}
 	return deepest
+}
+
+// secretFields are the fields that check a password, a code or an
+// assertion: each costs an argon2 hash or a plugin call and counts towards
+// the lockout, so one request may hold at most one of them. Aliases would
+// otherwise turn one request past the rate limit into a hundred guesses.
+var secretFields = map[string]bool{
+	"login":              true,
+	"verifyFactor":       true,
+	"finishPasskeyLogin": true,
+	"completeEnrollment": true,
+	"changePassword":     true,
+}
+
+// secretCheckLimit refuses, before anything runs, an operation that selects
+// more than one secret-checking field, and charges every one of them
+// against the caller's authentication rate.
+type secretCheckLimit struct{ service *mfa.Service }
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = secretCheckLimit{}
+
+func (secretCheckLimit) ExtensionName() string                   { return "TwofoldSecretCheckLimit" }
+func (secretCheckLimit) Validate(graphql.ExecutableSchema) error { return nil }
+func (l secretCheckLimit) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	n := countSecretFields(oc.Operation.SelectionSet, oc.Doc.Fragments)
+	if n <= 1 {
+		return nil
+	}
+	if l.service != nil {
+		l.service.CountRefusedAttempts(ctx, n)
+	}
+	return &gqlerror.Error{
+		Message:    fmt.Sprintf("a request may check at most one password, code or passkey; this one asks for %d (send them one at a time)", n),
+		Extensions: map[string]any{"code": string(mfa.CodeBadUserInput), "reason": "TOO_MANY_SECRET_CHECKS"},
+	}
+}
+
+// countSecretFields counts the secret-checking fields an operation selects
+// at its top level, aliases and fragments included. @skip and @include are
+// not evaluated: a field that might run counts.
+func countSecretFields(set ast.SelectionSet, frags ast.FragmentDefinitionList) int {
+	n := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if secretFields[s.Name] {
+				n++
+			}
+		case *ast.InlineFragment:
+			n += countSecretFields(s.SelectionSet, frags)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				n += countSecretFields(f.SelectionSet, frags)
+			}
+		}
+	}
+	return n
 }

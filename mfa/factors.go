@@ -43,6 +43,11 @@ func (s *Service) factor(id string) (factors.Factor, factors.Status, error) {
 	return nil, factors.Status{}, &Error{Code: CodeBadUserInput, Field: "factorType", Message: "unknown factor type"}
 }
 
+// errCodeAlreadyUsed answers a code (or assertion) that was right but has
+// been used already: the user should wait for the next one.
+var errCodeAlreadyUsed = &Error{Code: CodeUnauthenticated, Reason: "CODE_ALREADY_USED",
+	Message: "this code was already used; wait for the next code"}
+
 // verificationFailed reports whether a factor error is a wrong answer that
 // counts towards the lockout.
 func verificationFailed(err error) bool {
@@ -75,7 +80,9 @@ func (s *Service) factorError(ctx context.Context, err error) error {
 		return &Error{Code: CodeUnauthenticated, Reason: "USER_VERIFICATION_REQUIRED", Message: "the authenticator did not verify the user (PIN or biometrics required)"}
 	case errors.Is(err, factors.ErrCloneWarning):
 		return &Error{Code: CodeUnauthenticated, Reason: "CLONE_WARNING", Message: "this authenticator may have been cloned; its use was refused"}
-	case errors.Is(err, factors.ErrInvalidResponse), errors.Is(err, factors.ErrReplay):
+	case errors.Is(err, factors.ErrReplay):
+		return errCodeAlreadyUsed
+	case errors.Is(err, factors.ErrInvalidResponse):
 		return &Error{Code: CodeUnauthenticated, Reason: "INVALID_CODE", Message: "the code or response is not valid"}
 	case errors.Is(err, factors.ErrUnsupported):
 		return &Error{Code: CodeBadUserInput, Message: "this factor type does not support that"}

@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"context"
 	"sync"
 	"time"
 
@@ -61,4 +62,19 @@ func (s *Service) checkRate(client Client) error {
 		return errRateLimited
 	}
 	return nil
+}
+
+// CountRefusedAttempts charges n authentication attempts of the caller
+// against its rate although none of them runs: a request refused for
+// bundling many secret checks still spends what it tried to spend.
+func (s *Service) CountRefusedAttempts(ctx context.Context, n int) {
+	client := ClientFrom(ctx)
+	if s.authLimit == nil || client.IP == "" {
+		return
+	}
+	for range n {
+		if !s.authLimit.allow(client.IP, s.now()) {
+			return // the bucket is empty already
+		}
+	}
 }

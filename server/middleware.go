@@ -1,7 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -86,7 +90,8 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Allow-Credentials", "true")
 			if r.Method == http.MethodOptions {
-				h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+				// GET /graphql is not served (405): only POST is advertised.
+				h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
 				h.Set("Access-Control-Allow-Headers", "Content-Type, Authorization")
 				h.Set("Access-Control-Max-Age", "600")
 			}
@@ -97,17 +102,20 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 
 // withSession resolves the viewer from a bearer token or the session
 // cookie and applies the CSRF rule: a request that carries our cookie, or
-// comes from a browser page (has an Origin), must be JSON from an allowed
-// origin. Bearer requests without a cookie are not subject to it (a
-// browser cannot be made to attach a bearer token).
+// comes from a browser page (has an Origin) without a bearer token, must be
+// JSON from an allowed origin. Bearer requests without a cookie are not
+// subject to it: a browser cannot be made to attach a bearer token, and
+// without our cookie there is no ambient credential to abuse.
 func (s *Server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bearer := bearerToken(r)
 		cookie, _ := r.Cookie(sessionCookie)
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-			if (cookie != nil || r.Header.Get("Origin") != "") && !s.sameOriginJSON(r) {
+			if (cookie != nil || (bearer == "" && r.Header.Get("Origin") != "")) && !s.sameOriginJSON(r) {
 				writeGraphQLError(w, http.StatusForbidden, mfa.CodeForbidden, "cross-site request refused: send JSON from an allowed origin")
+				return
+			}
+			if !readBody(w, r) {
 				return
 			}
 		}
@@ -132,6 +140,35 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(graph.WithRequest(r.Context(), req)))
 	})
+}
+
+// readBody reads a POST body of at most maxBodyBytes into memory, so that a
+// larger one gets a 413 answer with a GraphQL error instead of a connection
+// reset while the client is still sending. It reports whether the request
+// may go on.
+func readBody(w http.ResponseWriter, r *http.Request) bool {
+	tooLarge := func() bool {
+		// The rest of the body is not read: close the connection after
+		// the answer rather than drain it.
+		w.Header().Set("Connection", "close")
+		writeGraphQLError(w, http.StatusRequestEntityTooLarge, mfa.CodeBadUserInput,
+			fmt.Sprintf("the request is too large (more than %d bytes)", maxBodyBytes))
+		return false
+	}
+	if r.ContentLength > maxBodyBytes {
+		return tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return tooLarge()
+	case err != nil:
+		writeGraphQLError(w, http.StatusBadRequest, mfa.CodeBadUserInput, "the request body could not be read")
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
 }
 
 func (s *Server) sameOriginJSON(r *http.Request) bool {

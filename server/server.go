@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -91,6 +92,13 @@ func (s *Server) init(ctx context.Context, o options) error {
 	s.service, err = mfa.New(s.store, s.cfg.MFA, append(mfaOpts, o.mfa...)...)
 	if err != nil {
 		return err
+	}
+	if err := s.service.CheckSealKeys(ctx); err != nil {
+		if errors.Is(err, mfa.ErrSealKeyMissing) {
+			return fmt.Errorf("TWOFOLD_SEAL_KEY, TWOFOLD_SEAL_KEYS_OLD: %w: set TWOFOLD_SEAL_KEY to the key the data was sealed with, "+
+				"or keep that key in TWOFOLD_SEAL_KEYS_OLD while rotating", err)
+		}
+		return fmt.Errorf("checking seal keys: %w", err)
 	}
 	return s.bootstrap(ctx)
 }
