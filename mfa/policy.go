@@ -3,6 +3,7 @@ package mfa
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"slices"
 	"strconv"
@@ -567,7 +568,7 @@ func (s *Service) SetPolicy(ctx context.Context, v *Viewer, req SetPolicyRequest
 	orgID := v.User.OrganizationID
 	var out *Policy
 	err = s.store.Transaction(ctx, func(tx Store) error {
-		old, err := scopePolicy(ctx, tx, orgID, req.Scope, target)
+		old, err := scopePolicy(ctx, tx, orgID, req.Scope)
 		if err != nil {
 			return err
 		}
@@ -617,24 +618,14 @@ func (s *Service) SetPolicy(ctx context.Context, v *Viewer, req SetPolicyRequest
 	return out, nil
 }
 
-// scopePolicy is the stored policy of exactly sc, or nil.
-func scopePolicy(ctx context.Context, tx Store, orgID string, sc PolicyScope, target *User) (*Policy, error) {
-	var ps []Policy
-	var err error
-	if target != nil {
-		ps, err = tx.PoliciesFor(ctx, orgID, target.ID, target.CompanyID, target.UserType)
-	} else {
-		ps, err = tx.PoliciesFor(ctx, orgID, "", sc.CompanyID, sc.UserType)
+// scopePolicy is the stored policy of exactly sc, or nil, read under a
+// lock held until tx ends (a patch is a read-modify-write).
+func scopePolicy(ctx context.Context, tx Store, orgID string, sc PolicyScope) (*Policy, error) {
+	p, err := tx.LockPolicy(ctx, orgID, sc)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range ps {
-		if p.Scope == sc {
-			return &p, nil
-		}
-	}
-	return nil, nil
+	return p, err
 }
 
 func oldSettings(p *Policy) PolicySettings {
@@ -687,12 +678,11 @@ func policyValue[T any](v *T, format func(T) string) string {
 
 // ClearPolicy removes a scope's policy, so it inherits again.
 func (s *Service) ClearPolicy(ctx context.Context, v *Viewer, sc PolicyScope) error {
-	target, err := s.checkScope(ctx, v, sc)
-	if err != nil {
+	if _, err := s.checkScope(ctx, v, sc); err != nil {
 		return err
 	}
 	return s.store.Transaction(ctx, func(tx Store) error {
-		old, err := scopePolicy(ctx, tx, v.User.OrganizationID, sc, target)
+		old, err := scopePolicy(ctx, tx, v.User.OrganizationID, sc)
 		if err != nil {
 			return err
 		}

@@ -169,6 +169,9 @@ type FactorStore interface {
 // PolicyStore persists policies, trusted browsers and enrollment requests.
 // It is part of Store.
 type PolicyStore interface {
+	// LockPolicy reads exactly the policy of sc and holds its row (or its
+	// place) until the transaction ends; ErrNotFound when there is none.
+	LockPolicy(ctx context.Context, orgID string, sc PolicyScope) (*Policy, error)
 	// UpsertPolicy creates or replaces the policy of p's scope.
 	UpsertPolicy(ctx context.Context, p *Policy) error
 	DeletePolicy(ctx context.Context, orgID string, scope PolicyScope) error

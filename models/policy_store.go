@@ -56,6 +56,23 @@ func (s *Store) UpsertPolicy(ctx context.Context, p *mfa.Policy) error {
 	}).Create(r).Error)
 }
 
+// LockPolicy is a locking read (FOR UPDATE on MySQL) of exactly one
+// scope's row: a patch reads and writes it under the lock, so two admins
+// patching one scope at once both keep their fields. A missing row locks
+// its gap; two first inserts then deadlock, and Transaction runs the loser
+// again. SQLite transactions hold the write lock from BEGIN.
+func (s *Store) LockPolicy(ctx context.Context, orgID string, sc mfa.PolicyScope) (*mfa.Policy, error) {
+	var r policy
+	err := s.conn(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("organization_id = ? AND company_id = ? AND user_type = ? AND user_id = ?", orgID, sc.CompanyID, sc.UserType, sc.UserID).
+		Take(&r).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	p := r.toMFA()
+	return &p, nil
+}
+
 func (s *Store) DeletePolicy(ctx context.Context, orgID string, sc mfa.PolicyScope) error {
 	return updated(s.conn(ctx).Where("organization_id = ? AND company_id = ? AND user_type = ? AND user_id = ?",
 		orgID, sc.CompanyID, sc.UserType, sc.UserID).Delete(&policy{}))
