@@ -71,6 +71,9 @@ type Store interface {
 	// DeleteUserSessions ends every session of the user except exceptID.
 	DeleteUserSessions(ctx context.Context, userID, exceptID string) error
 
+	// EnqueueNotifications writes outbox rows (in the caller's transaction).
+	EnqueueNotifications(ctx context.Context, ns []Notification) error
+
 	AddAuditEvent(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, int, error)
 

@@ -73,7 +73,7 @@ func (auditEvent) TableName() string   { return "audit_events" }
 
 // allRows lists every table's row type, in creation order.
 func allRows() []any {
-	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}}
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}}
 }
 
 type enrollment struct {
