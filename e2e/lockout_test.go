@@ -266,3 +266,26 @@ func TestSecondStepKeepsChangesMadeDuringLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestEndingSessionsEndsLoginsInProgress: a login ticket opened before a
+// deactivation cannot finish after a quick reactivation; nor one opened
+// before an MFA reset.
+func TestEndingSessionsEndsLoginsInProgress(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		pia, id := newUser(t, e, admin, "pia", nil)
+		app, enr, _ := enrolTOTP(t, pia, nil)
+		c := e.client()
+		ticket := loginStep(t, c, "pia", "pia-password-1")["ticket"].(string)
+		admin.must(`mutation($id: ID!) { deactivateUser(input: {userId: $id}) { user { id } } }`, map[string]any{"id": id})
+		admin.must(`mutation($id: ID!) { reactivateUser(input: {userId: $id}) { user { id } } }`, map[string]any{"id": id})
+		if r := verify(c, ticket, enr, map[string]any{"code": app.next()}, false); answer(r, "verifyFactor") != "UNAUTHENTICATED/INVALID_TICKET" {
+			t.Fatalf("ticket from before the deactivation: %+v", r)
+		}
+		ticket = loginStep(t, c, "pia", "pia-password-1")["ticket"].(string)
+		admin.must(`mutation($id: ID!) { resetUserMfa(input: {userId: $id}) { user { id } } }`, map[string]any{"id": id})
+		if r := verify(c, ticket, enr, map[string]any{"code": app.next()}, false); answer(r, "verifyFactor") != "UNAUTHENTICATED/INVALID_TICKET" {
+			t.Fatalf("ticket from before the MFA reset: %+v", r)
+		}
+	})
+}

@@ -68,7 +68,9 @@ type Store interface {
 	SessionByTokenHash(ctx context.Context, hash string) (*Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	DeleteSession(ctx context.Context, id string) error
-	// DeleteUserSessions ends every session of the user except exceptID.
+	// DeleteUserSessions ends every session of the user except exceptID,
+	// and every login of theirs in progress (their login tickets): what ends
+	// trust in a session ends it in a half-finished login too.
 	DeleteUserSessions(ctx context.Context, userID, exceptID string) error
 
 	// EnqueueNotifications writes outbox rows (in the caller's transaction).
@@ -80,6 +82,7 @@ type Store interface {
 	FactorStore
 	PolicyStore
 	SealStore
+	AssertionStore
 }
 
 // UserOrderField is what a user list is sorted by.
@@ -209,4 +212,21 @@ type SealStore interface {
 	// SealKeyIDs returns the distinct key ids of sealed values still in use
 	// (enrollment states; challenges of live login tickets) at now.
 	SealKeyIDs(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// AssertionStore persists the keys that sign session assertions and what a
+// session remembers of its login. It is part of Store.
+type AssertionStore interface {
+	// SigningKeys returns every stored signing key.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// CreateSigningKey stores k; ErrDuplicate if its generation exists.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	// DeleteSigningKeys deletes the keys no longer published at now
+	// (VerifyUntil not after now).
+	DeleteSigningKeys(ctx context.Context, now time.Time) error
+
+	// SessionByID returns a session with its authentication methods.
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	// SetSessionAMR records how the session's user authenticated.
+	SetSessionAMR(ctx context.Context, id string, amr []string) error
 }

@@ -348,7 +348,11 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string) error {
-	return s.conn(ctx).Where("user_id = ? AND id <> ?", userID, exceptID).Delete(&session{}).Error
+	db := s.conn(ctx)
+	if err := db.Where("user_id = ? AND id <> ?", userID, exceptID).Delete(&session{}).Error; err != nil {
+		return err
+	}
+	return db.Where("user_id = ?", userID).Delete(&loginTicket{}).Error
 }
 
 // --- audit
