@@ -8,7 +8,7 @@ GOFILES  := $(shell git ls-files '*.go' 2>/dev/null)
 ## build: the server to bin/twofold, every factor plugin to bin/plugins/ (and
 ## their SHA-256 pins to bin/plugins.sha256), the example plugin to bin/examples/.
 build:
-	$(GO) build -o bin/twofold ./cmd/twofold
+	$(GO) build -ldflags "-X main.commit=$$(git rev-parse --short HEAD 2>/dev/null)" -o bin/twofold ./cmd/twofold
 	@mkdir -p bin/plugins bin/examples
 	@for p in $(PLUGINS); do echo "go build plugins/$$p"; $(GO) build -o bin/plugins/$$p ./plugins/$$p || exit 1; done
 	@if [ -d plugins/example ]; then $(GO) build -o bin/examples/example ./plugins/example; fi

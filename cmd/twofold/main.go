@@ -1,52 +1,203 @@
-// Command twofold runs the Twofold MFA server.
-//
-//	twofold                   serve (configuration from TWOFOLD_* variables)
-//	twofold rotate-seal-key   re-seal every factor secret under TWOFOLD_SEAL_KEY,
-//	                          reading those sealed under TWOFOLD_SEAL_KEYS_OLD
+// Command twofold runs and administers the Twofold MFA server. Run
+// `twofold help` for the commands; configuration comes from TWOFOLD_*
+// variables (see the README).
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/server"
 )
 
+const usage = `Twofold: multi-factor authentication for business apps.
+
+Usage:
+  twofold [serve]                  run the server (configuration from TWOFOLD_* variables)
+  twofold version                  print the version, commit and Go version
+  twofold migrate up               bring the database schema up to date, then exit
+  twofold rotate-seal-key          re-seal every secret under TWOFOLD_SEAL_KEY, reading
+                                   those sealed under TWOFOLD_SEAL_KEYS_OLD
+  twofold admin create --org SLUG --username NAME --email ADDRESS
+                                   add an administrator (every permission); prints a
+                                   one-time password
+  twofold admin reset-password --org SLUG --username NAME
+                                   give a user a one-time password, clear their lockout,
+                                   end their sessions (their second factor stays)
+  twofold admin grant --org SLUG --username NAME --permission P [--permission P ...]
+                                   add permissions (MANAGE_ORGANIZATION, MANAGE_USERS,
+                                   VIEW_AUDIT) and reactivate the user
+  twofold help                     this text
+
+The admin commands act on the database directly (break-glass, for an
+organization that cannot mend itself) and are written to its audit log.
+`
+
+// errUsage asks main to print the usage and exit with status 2.
+var errUsage = errors.New("usage")
+
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	slog.SetDefault(log)
-	if err := run(os.Args[1:]); err != nil {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	err := run(os.Args[1:], os.Stdout, os.Getenv, os.Environ())
+	switch {
+	case errors.Is(err, errUsage):
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "twofold:", err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	cfg, err := server.ConfigFromEnv(os.Getenv)
+func run(args []string, out io.Writer, getenv func(string) string, environ []string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "help", "-h", "--help", "-help":
+		fmt.Fprint(out, usage)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(out, version())
+		return nil
+	case "serve", "migrate", "rotate-seal-key", "admin":
+	default:
+		fmt.Fprintf(os.Stderr, "twofold: unknown command %q\n\n", cmd)
+		return errUsage
+	}
+	for _, name := range server.UnknownVariables(environ) {
+		slog.Warn("unknown variable: no setting reads it (a typo?)", "name", name)
+	}
+	cfg, err := server.ConfigFromEnv(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd = args[0]
-	}
 	switch cmd {
 	case "serve":
+		if len(args) > 0 {
+			return errUsage
+		}
 		return server.Run(ctx, cfg)
+	case "migrate":
+		if len(args) != 1 || args[0] != "up" {
+			return errUsage
+		}
+		_, closeDB, err := server.OpenService(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "the database schema is up to date")
+		return closeDB()
 	case "rotate-seal-key":
 		n, err := server.RotateSealKey(ctx, cfg)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("re-sealed %d secrets under key %s\n", n, mfa.KeyID(cfg.SealKey))
+		fmt.Fprintf(out, "re-sealed %d secrets under key %s\n", n, mfa.KeyID(cfg.SealKey))
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve or rotate-seal-key)", cmd)
+	return admin(ctx, cfg, args, out)
+}
+
+// admin runs a break-glass command.
+func admin(ctx context.Context, cfg server.Config, args []string, out io.Writer) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	org := fs.String("org", "", "organization slug")
+	username := fs.String("username", "", "username or email")
+	email := fs.String("email", "", "email address (create)")
+	var perms permissionList
+	fs.Var(&perms, "permission", "permission to grant (repeat)")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *org == "" || *username == "" {
+		return errUsage
+	}
+	svc, closeDB, err := server.OpenService(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	switch sub {
+	case "create":
+		u, password, err := svc.BreakGlassCreateAdmin(ctx, *org, *username, *email)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "created administrator %q in %q\none-time password (shown once; change it at the first login): %s\n", u.Username, *org, password)
+	case "reset-password":
+		u, password, err := svc.BreakGlassResetPassword(ctx, *org, *username)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "new one-time password for %q in %q (shown once): %s\n", u.Username, *org, password)
+	case "grant":
+		u, err := svc.BreakGlassGrant(ctx, *org, *username, perms)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%q in %q now has %s\n", u.Username, *org, permissionNames(u.Permissions))
+	default:
+		return errUsage
+	}
+	return nil
+}
+
+type permissionList []mfa.Permission
+
+func (p *permissionList) String() string { return permissionNames(*p) }
+func (p *permissionList) Set(v string) error {
+	*p = append(*p, mfa.Permission(strings.ToUpper(strings.TrimSpace(v))))
+	return nil
+}
+
+func permissionNames(ps []mfa.Permission) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = string(p)
+	}
+	return strings.Join(s, ",")
+}
+
+// commit is set by `make build` (-ldflags -X main.commit=...); otherwise the
+// build information's VCS stamp is used.
+var commit = ""
+
+// version is the module version, the commit it was built from and the Go
+// version, from the build information (no configuration needed).
+func version() string {
+	v, commit, modified := "(devel)", cmp.Or(commit, "unknown"), ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = " (modified)"
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("twofold %s commit %s%s %s %s/%s", v, commit, modified, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
