@@ -16,6 +16,7 @@ import (
 
 	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/models/modelstest"
+	"github.com/twofoldauth/twofold/notify/smtptest"
 	"github.com/twofoldauth/twofold/server"
 )
 
@@ -48,6 +49,8 @@ type env struct {
 	cfg   server.Config
 	clock *clock
 	srv   *httptest.Server
+	// sink receives the mail of every server of the env (see e.mail()).
+	sink *smtptest.Sink
 }
 
 // eachDB runs fn on SQLite and on MariaDB.
@@ -86,6 +89,7 @@ func testConfig(dbURL string) server.Config {
 
 func newEnv(t *testing.T, dbURL string) *env {
 	e := &env{t: t, cfg: testConfig(dbURL), clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
+	e.sink = mailSink(t, &e.cfg)
 	e.srv = e.startServer()
 	return e
 }

@@ -44,6 +44,9 @@ type Config struct {
 	MFA mfa.Config
 	// PluginSettings are handed to each factor plugin at start, by factor id.
 	PluginSettings map[string]map[string]string
+	// Mail is the outbox worker's setting (TWOFOLD_SMTP_URL and friends;
+	// see server/mail.go).
+	Mail MailConfig
 }
 
 // Defaults.
@@ -119,6 +122,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		r.fail("TWOFOLD_PASSWORD_MIN_LENGTH", "must not exceed TWOFOLD_PASSWORD_MAX_LENGTH")
 	}
 	c.PluginSettings = pluginSettings(r, c.AllowedOrigins)
+	readMailConfig(&r, &c)
 	return c, errors.Join(r.errs...)
 }
 
