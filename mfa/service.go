@@ -29,6 +29,8 @@ type Config struct {
 	// AuthRatePerMinute bounds authentication attempts per client address
 	// (0: the default; negative: no limit).
 	AuthRatePerMinute int
+	// Assertion tunes session assertions for backends.
+	Assertion AssertionConfig
 }
 
 // Defaults.
@@ -69,6 +71,7 @@ func (c Config) withDefaults() Config {
 	if c.AuthRatePerMinute == 0 {
 		c.AuthRatePerMinute = DefaultAuthRatePerMinute
 	}
+	c.Assertion = c.Assertion.withDefaults()
 	return c
 }
 

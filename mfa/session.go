@@ -22,8 +22,12 @@ func (s *Service) startSession(ctx context.Context, st Store, user *User, withMF
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(s.cfg.SessionMaxAge),
 		MFA:        withMFA,
+		AMR:        s.amrFor(ctx),
 	}
 	if err := st.CreateSession(ctx, sess); err != nil {
+		return "", nil, err
+	}
+	if err := st.SetSessionAMR(ctx, sess.ID, sess.AMR); err != nil {
 		return "", nil, err
 	}
 	return token, sess, nil
@@ -43,7 +47,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Viewer, erro
 		return nil, err
 	}
 	now := s.now()
-	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeenAt) >= s.cfg.SessionIdleTimeout {
+	if !s.sessionLive(sess, now) {
 		if err := s.store.DeleteSession(ctx, sess.ID); err != nil {
 			return nil, err
 		}

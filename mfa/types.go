@@ -101,6 +101,8 @@ type Session struct {
 	ExpiresAt  time.Time
 	// MFA is true when the session was established with a second factor.
 	MFA bool
+	// AMR says how the user authenticated (RFC 8176 values: AMRPassword...).
+	AMR []string
 }
 
 // Viewer is who a request acts as.

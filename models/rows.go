@@ -51,6 +51,8 @@ type session struct {
 	CreatedAt  time.Time `gorm:"not null"`
 	LastSeenAt time.Time `gorm:"not null"`
 	ExpiresAt  time.Time `gorm:"not null;index:ix_sessions_expires"`
+	// AMR is a comma list of RFC 8176 methods (see signing_key_store.go).
+	AMR string `gorm:"column:amr;size:64;not null;default:''"`
 }
 
 type auditEvent struct {
@@ -73,7 +75,7 @@ func (auditEvent) TableName() string   { return "audit_events" }
 
 // allRows lists every table's row type, in creation order.
 func allRows() []any {
-	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}}
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}, &signingKey{}}
 }
 
 type enrollment struct {

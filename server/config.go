@@ -44,6 +44,12 @@ type Config struct {
 	MFA mfa.Config
 	// PluginSettings are handed to each factor plugin at start, by factor id.
 	PluginSettings map[string]map[string]string
+
+	// PublicURL is where clients reach Twofold; it is the issuer of session
+	// assertions.
+	PublicURL string
+	// IntrospectionClients may call POST /introspect.
+	IntrospectionClients []IntrospectionClient
 	// Mail is the outbox worker's setting (TWOFOLD_SMTP_URL and friends;
 	// see server/mail.go).
 	Mail MailConfig
@@ -122,6 +128,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		r.fail("TWOFOLD_PASSWORD_MIN_LENGTH", "must not exceed TWOFOLD_PASSWORD_MAX_LENGTH")
 	}
 	c.PluginSettings = pluginSettings(r, c.AllowedOrigins)
+	readAssertionConfig(&r, &c)
 	readMailConfig(&r, &c)
 	return c, errors.Join(r.errs...)
 }

@@ -153,6 +153,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.Handle("GET /readyz", s.metrics.instrument("readyz", http.HandlerFunc(s.ready)))
 	mux.Handle("GET /metrics", s.metrics.handler())
+	s.assertionRoutes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)
 	})

@@ -259,6 +259,7 @@ type ComplexityRoot struct {
 		MyEnrollments       func(childComplexity int) int
 		MyTrustedBrowsers   func(childComplexity int) int
 		Policies            func(childComplexity int, filter *model.PolicyFilter) int
+		SessionAssertion    func(childComplexity int) int
 		User                func(childComplexity int, id string) int
 		UserEnrollments     func(childComplexity int, userID string) int
 		UserTrustedBrowsers func(childComplexity int, userID string) int
@@ -272,6 +273,13 @@ type ComplexityRoot struct {
 
 	RemoveEnrollmentPayload struct {
 		EnrollmentID func(childComplexity int) int
+	}
+
+	SessionAssertion struct {
+		Acr       func(childComplexity int) int
+		Amr       func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		Token     func(childComplexity int) int
 	}
 
 	SetPolicyPayload struct {
@@ -1362,6 +1370,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Policies(childComplexity, args["filter"].(*model.PolicyFilter)), true
+	case "Query.sessionAssertion":
+		if e.ComplexityRoot.Query.SessionAssertion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SessionAssertion(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1426,6 +1440,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RemoveEnrollmentPayload.EnrollmentID(childComplexity), true
+
+	case "SessionAssertion.acr":
+		if e.ComplexityRoot.SessionAssertion.Acr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionAssertion.Acr(childComplexity), true
+	case "SessionAssertion.amr":
+		if e.ComplexityRoot.SessionAssertion.Amr == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionAssertion.Amr(childComplexity), true
+	case "SessionAssertion.expiresAt":
+		if e.ComplexityRoot.SessionAssertion.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionAssertion.ExpiresAt(childComplexity), true
+	case "SessionAssertion.token":
+		if e.ComplexityRoot.SessionAssertion.Token == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SessionAssertion.Token(childComplexity), true
 
 	case "SetPolicyPayload.policy":
 		if e.ComplexityRoot.SetPolicyPayload.Policy == nil {
@@ -1761,6 +1800,27 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/assertion.graphqls", Input: `"""
+A short-lived signed statement of the viewer's session, for the app's own
+backend: a JWT (EdDSA) that verifies with the keys at /.well-known/jwks.json.
+Its claims: iss, sub (user id), org (organization id), org_slug,
+preferred_username, sid (session id), auth_time, iat, exp, jti, amr and acr.
+"""
+type SessionAssertion {
+  "The JWT. Hand it to your backend; it cannot be revoked, so it is short-lived."
+  token: String!
+  expiresAt: Time!
+  "How the user authenticated, RFC 8176 values: pwd, otp, hwk, swk, user, mfa."
+  amr: [String!]!
+  "urn:twofold:mfa, urn:twofold:trusted-browser or urn:twofold:pwd."
+  acr: String!
+}
+
+extend type Query {
+  "A signed assertion of the viewer's own session, for the app's backend."
+  sessionAssertion: SessionAssertion! @auth
+}
+`, BuiltIn: false},
 	{Name: "../schema/audit.graphqls", Input: `type AuditEvent {
   id: ID!
   "A stable action name, e.g. login.failed, factor.enrolled, policy.changed."
@@ -2820,6 +2880,20 @@ func (ec *executionContext) childFields_RemoveEnrollmentPayload(ctx context.Cont
 		return ec.fieldContext_RemoveEnrollmentPayload_enrollmentId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RemoveEnrollmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SessionAssertion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "token":
+		return ec.fieldContext_SessionAssertion_token(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_SessionAssertion_expiresAt(ctx, field)
+	case "amr":
+		return ec.fieldContext_SessionAssertion_amr(ctx, field)
+	case "acr":
+		return ec.fieldContext_SessionAssertion_acr(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SessionAssertion", field.Name)
 }
 
 func (ec *executionContext) childFields_SetPolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {

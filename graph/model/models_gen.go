@@ -224,6 +224,20 @@ type RevokeTrustedBrowserInput struct {
 	TrustedBrowserID string `json:"trustedBrowserId"`
 }
 
+// A short-lived signed statement of the viewer's session, for the app's own
+// backend: a JWT (EdDSA) that verifies with the keys at /.well-known/jwks.json.
+// Its claims: iss, sub (user id), org (organization id), org_slug,
+// preferred_username, sid (session id), auth_time, iat, exp, jti, amr and acr.
+type SessionAssertion struct {
+	// The JWT. Hand it to your backend; it cannot be revoked, so it is short-lived.
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// How the user authenticated, RFC 8176 values: pwd, otp, hwk, swk, user, mfa.
+	Amr []string `json:"amr"`
+	// urn:twofold:mfa, urn:twofold:trusted-browser or urn:twofold:pwd.
+	Acr string `json:"acr"`
+}
+
 // A patch to one scope's policy: a field left out keeps its current value, a
 // field set to null is cleared (the scope inherits it again from broader scopes),
 // any other value replaces it. Validation applies to the resulting policy: a
