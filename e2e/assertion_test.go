@@ -22,6 +22,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/twofoldauth/twofold/mfa"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 	"github.com/twofoldauth/twofold/server"
 )
 
@@ -491,6 +492,54 @@ func TestAssertionKeysSharedByServers(t *testing.T) {
 		_, kid, err := verifyAssertion(otherToken, set, e.clock.Now())
 		if err != nil || kid == sets[0].Keys[0].KeyID || len(set.Keys) != 2 {
 			t.Fatalf("a server with another seal key: kid %s, %v, keys %v", kid, err, kids(set))
+		}
+	})
+}
+
+func TestSessionAssertionAMRForWebAuthn(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		hs := e.assertionServer()
+		admin := e.loginOn(hs, "admin", adminPassword)
+
+		// A passkey without a password: a software key with user
+		// verification, multi-factor.
+		e.createUser(admin, map[string]any{"username": "quinn", "email": "quinn@example.com", "password": "quinn-password-1"})
+		passkey := newAuthenticator(webauthntest.Options{})
+		if enr, r := enrolWebAuthn(t, e.loginOn(hs, "quinn", "quinn-password-1"), "passkey", passkey); enr == nil {
+			t.Fatalf("enrol passkey: %+v", r.Errors)
+		}
+		browser := e.clientOf(hs)
+		d := browser.must(`mutation { beginPasskeyLogin(input: {organization: "demo"}) { ticket clientData } }`, nil)
+		cd, _ := json.Marshal(dig(d, "beginPasskeyLogin", "clientData"))
+		resp, err := passkey.login(cd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		browser.must(`mutation($in: FinishPasskeyLoginInput!) { finishPasskeyLogin(input: $in) { status } }`,
+			map[string]any{"in": map[string]any{"ticket": dig(d, "beginPasskeyLogin", "ticket"), "response": json.RawMessage(resp)}})
+		token, amr, acr := assertion(t, browser)
+		if want := []string{"swk", "user", "mfa"}; !slices.Equal(amr, want) || acr != mfa.ACRMultiFactor {
+			t.Fatalf("passkey sign-in: amr %v acr %q, want %v", amr, acr, want)
+		}
+		if c, _, err := verifyAssertion(token, fetchJWKS(t, hs), e.clock.Now()); err != nil || c.Username != "quinn" || !slices.Equal(c.AMR, amr) {
+			t.Fatalf("passkey sign-in assertion: %+v %v", c, err)
+		}
+
+		// A password and a security key: a hardware key.
+		e.createUser(admin, map[string]any{"username": "rita", "email": "rita@example.com", "password": "rita-password-1"})
+		key := newSecurityKey()
+		enr, r := enrolWebAuthn(t, e.loginOn(hs, "rita", "rita-password-1"), "hardwarekey", key)
+		if enr == nil {
+			t.Fatalf("enrol security key: %+v", r.Errors)
+		}
+		rita := e.apiClientOf(hs)
+		p := loginStep(t, rita, "rita", "rita-password-1")
+		if _, r = assert(t, rita, rita, key, p["ticket"].(string), enr["id"].(string)); len(r.Errors) > 0 {
+			t.Fatalf("security key step: %+v", r.Errors)
+		}
+		rita.token = dig(r.Data, "verifyFactor", "token").(string)
+		if _, amr, acr = assertion(t, rita); !slices.Equal(amr, []string{"pwd", "hwk", "user", "mfa"}) || acr != mfa.ACRMultiFactor {
+			t.Fatalf("password and security key: amr %v acr %q", amr, acr)
 		}
 	})
 }

@@ -76,14 +76,15 @@ func assertionIssuer(publicURL, addr string) string {
 func ParseIntrospectionClients(v string) ([]IntrospectionClient, error) {
 	var out []IntrospectionClient
 	seen := map[string]bool{}
-	for _, pair := range strings.Split(v, ",") {
+	for i, pair := range strings.Split(v, ",") {
 		if pair = strings.TrimSpace(pair); pair == "" {
 			continue
 		}
 		id, hexSum, ok := strings.Cut(pair, ":")
 		sum, err := hex.DecodeString(hexSum)
 		if !ok || id == "" || err != nil || len(sum) != sha256.Size {
-			return nil, fmt.Errorf("%q is not client-id:sha256-hex-of-secret", truncated(pair))
+			// The value is not repeated: it may be a secret put there by mistake.
+			return nil, fmt.Errorf("entry %d is not client-id:sha256-hex-of-secret (64 hex digits)", i+1)
 		}
 		if seen[id] {
 			return nil, fmt.Errorf("client %q is listed twice", id)
@@ -94,13 +95,6 @@ func ParseIntrospectionClients(v string) ([]IntrospectionClient, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-func truncated(s string) string {
-	if len(s) > 24 {
-		return s[:24] + "..."
-	}
-	return s
 }
 
 // assertionRoutes serves the key set that verifies session assertions and
