@@ -112,6 +112,12 @@ func TestInvalidJSONIsNotEchoed(t *testing.T) {
 			t.Errorf("%s: the answer quotes the body or the decoder: %s", name, raw)
 		}
 	}
+	// An API client that does not send JSON is told so, with a code.
+	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/graphql", strings.NewReader(`query { viewer { id } }`))
+	req.Header.Set("Content-Type", "application/graphql")
+	if r := e.client().send(req); r.Status != http.StatusUnsupportedMediaType || r.code() != "BAD_USER_INPUT" {
+		t.Errorf("a non-JSON content type: %d %+v, want 415 BAD_USER_INPUT", r.Status, r.Errors)
+	}
 }
 
 // TestReplayedCodeSaysAlreadyUsed: a TOTP code that was accepted once is

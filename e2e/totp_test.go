@@ -69,7 +69,7 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 			t.Fatalf("ticket reuse: %+v", r)
 		}
 		p = loginStep(t, e.client(), "alice", "alice-password-1")
-		if r := verify(e.client(), p["ticket"].(string), enrollmentID, map[string]any{"code": code}, false); r.Errors[0].Extensions["reason"] != "INVALID_CODE" {
+		if r := verify(e.client(), p["ticket"].(string), enrollmentID, map[string]any{"code": code}, false); r.Errors[0].Extensions["reason"] != "CODE_ALREADY_USED" {
 			t.Fatalf("replayed code: %+v", r)
 		}
 		// Expired tickets are refused.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,6 +116,10 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 				writeGraphQLError(w, http.StatusForbidden, mfa.CodeForbidden, "cross-site request refused: send JSON from an allowed origin")
 				return
 			}
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				writeGraphQLError(w, http.StatusUnsupportedMediaType, mfa.CodeBadUserInput, "send the request as Content-Type: application/json")
+				return
+			}
 			if !readBody(w, r) {
 				return
 			}
@@ -132,9 +137,13 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 				req.Viewer = v
 			case bearer == "" && isUnauthenticated(err):
 				jar.ClearSession() // a stale cookie: drop it
+			case errors.Is(err, mfa.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+				s.log.Warn("session lookup: database unavailable", "err", err)
+				writeGraphQLError(w, http.StatusServiceUnavailable, mfa.CodeUnavailable, "the service is temporarily unavailable; try again")
+				return
 			case !isUnauthenticated(err):
 				s.log.Error("session lookup", "err", err)
-				writeGraphQLError(w, http.StatusServiceUnavailable, mfa.CodeUnavailable, "try again later")
+				writeGraphQLError(w, http.StatusInternalServerError, mfa.CodeInternal, "internal error")
 				return
 			}
 		}
