@@ -43,14 +43,14 @@ func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *stri
 	if err != nil {
 		return nil, err
 	}
-	events, total, err := r.Service.AuditEvents(ctx, v, deref(filter, mfa.AuditFilter{}), p)
+	events, err := r.Service.AuditEvents(ctx, v, deref(filter, mfa.AuditFilter{}), p)
 	if err != nil {
 		return nil, err
 	}
-	edges, info := connection(p, len(events), total, func(i int, c string) model.AuditEventEdge {
-		return model.AuditEventEdge{Cursor: c, Node: &events[i]}
+	edges, info := connection(p, events, func(e *mfa.AuditEvent, c string) model.AuditEventEdge {
+		return model.AuditEventEdge{Cursor: c, Node: e}
 	})
-	return &model.AuditEventConnection{Edges: edges, PageInfo: info, TotalCount: total}, nil
+	return &model.AuditEventConnection{Edges: edges, PageInfo: info, TotalCount: events.Total, TotalCountIsExact: events.TotalExact}, nil
 }
 
 // Action is the resolver for the action field.

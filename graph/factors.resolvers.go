@@ -127,12 +127,20 @@ func (r *queryResolver) FactorTypes(ctx context.Context) ([]factors.Status, erro
 }
 
 // MyEnrollments is the resolver for the myEnrollments field.
-func (r *queryResolver) MyEnrollments(ctx context.Context) ([]mfa.Enrollment, error) {
+func (r *queryResolver) MyEnrollments(ctx context.Context, first *int, after *string) (*model.EnrollmentConnection, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.Enrollments(ctx, v, v.User.ID)
+	p, err := page(first, after)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Service.EnrollmentsPage(ctx, v, v.User.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	return enrollmentConnection(p, l), nil
 }
 
 // RecoveryCodesLeft is the resolver for the recoveryCodesLeft field.

@@ -190,7 +190,7 @@ func (r *policyScopeResolver) Level(ctx context.Context, obj *mfa.PolicyScope) (
 }
 
 // Policies is the resolver for the policies field.
-func (r *queryResolver) Policies(ctx context.Context, filter *model.PolicyFilter) ([]mfa.Policy, error) {
+func (r *queryResolver) Policies(ctx context.Context, filter *model.PolicyFilter, first *int, after *string) (*model.PolicyConnection, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
@@ -199,7 +199,15 @@ func (r *queryResolver) Policies(ctx context.Context, filter *model.PolicyFilter
 	if filter != nil {
 		f = mfa.PolicyScope{UserID: deref(filter.UserID, ""), CompanyID: deref(filter.CompanyID, ""), UserType: deref(filter.UserType, "")}
 	}
-	return r.Service.Policies(ctx, v, f)
+	p, err := page(first, after)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Service.PoliciesPage(ctx, v, f, p)
+	if err != nil {
+		return nil, err
+	}
+	return policyConnection(p, l), nil
 }
 
 // EffectivePolicy is the resolver for the effectivePolicy field.
@@ -212,12 +220,20 @@ func (r *queryResolver) EffectivePolicy(ctx context.Context, userID string) (*mf
 }
 
 // UserEnrollments is the resolver for the userEnrollments field.
-func (r *queryResolver) UserEnrollments(ctx context.Context, userID string) ([]mfa.Enrollment, error) {
+func (r *queryResolver) UserEnrollments(ctx context.Context, userID string, first *int, after *string) (*model.EnrollmentConnection, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.Enrollments(ctx, v, userID)
+	p, err := page(first, after)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Service.EnrollmentsPage(ctx, v, userID, p)
+	if err != nil {
+		return nil, err
+	}
+	return enrollmentConnection(p, l), nil
 }
 
 // EnrolledUsers is the resolver for the enrolledUsers field.
@@ -230,11 +246,11 @@ func (r *queryResolver) EnrolledUsers(ctx context.Context, first *int, after *st
 	if err != nil {
 		return nil, err
 	}
-	users, total, err := r.Service.EnrolledUsers(ctx, v, deref(filter, mfa.UserFilter{}), p)
+	users, err := r.Service.EnrolledUsers(ctx, v, deref(filter, mfa.UserFilter{}), p)
 	if err != nil {
 		return nil, err
 	}
-	return userConnection(p, users, total), nil
+	return userConnection(p, users), nil
 }
 
 // MfaStats is the resolver for the mfaStats field.
@@ -266,8 +282,7 @@ func (r *queryResolver) UserTrustedBrowsers(ctx context.Context, userID string) 
 
 // MfaEnrolled is the resolver for the mfaEnrolled field.
 func (r *userResolver) MfaEnrolled(ctx context.Context, obj *mfa.User) (bool, error) {
-	es, err := loadersFrom(ctx, r.Service).enrollments.Load(ctx, obj.ID)
-	return len(es) > 0, err
+	return obj.MFAEnrolled, nil
 }
 
 // MfaRequired is the resolver for the mfaRequired field.

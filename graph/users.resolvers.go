@@ -99,20 +99,28 @@ func (r *queryResolver) Users(ctx context.Context, first *int, after *string, fi
 	if orderBy != nil {
 		order, desc = orderBy.Field, deref(orderBy.Direction, model.OrderDirectionAsc) == model.OrderDirectionDesc
 	}
-	users, total, err := r.Service.Users(ctx, v, deref(filter, mfa.UserFilter{}), order, desc, p)
+	users, err := r.Service.Users(ctx, v, deref(filter, mfa.UserFilter{}), order, desc, p)
 	if err != nil {
 		return nil, err
 	}
-	return userConnection(p, users, total), nil
+	return userConnection(p, users), nil
 }
 
 // Companies is the resolver for the companies field.
-func (r *queryResolver) Companies(ctx context.Context) ([]mfa.Company, error) {
+func (r *queryResolver) Companies(ctx context.Context, first *int, after *string) (*model.CompanyConnection, error) {
 	v, err := viewer(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return r.Service.Companies(ctx, v)
+	p, err := page(first, after)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.Service.CompaniesPage(ctx, v, p)
+	if err != nil {
+		return nil, err
+	}
+	return companyConnection(p, l), nil
 }
 
 // Organization is the resolver for the organization field.

@@ -94,13 +94,18 @@ func (s *Service) audit(ctx context.Context, st Store, orgID, actorID, subjectID
 	})
 }
 
-// AuditEvents lists the organization's events for a viewer with VIEW_AUDIT.
-func (s *Service) AuditEvents(ctx context.Context, v *Viewer, f AuditFilter, p Page) ([]AuditEvent, int, error) {
+// AuditEvents lists the organization's events for a viewer with VIEW_AUDIT,
+// newest first, one keyset page.
+func (s *Service) AuditEvents(ctx context.Context, v *Viewer, f AuditFilter, p Page) (*Paged[AuditEvent], error) {
 	if !v.User.Can(PermissionViewAudit) {
-		return nil, 0, errForbidden
+		return nil, errForbidden
 	}
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
-		return nil, 0, invalidInput("filter.to", "to must not be before from")
+		return nil, invalidInput("filter.to", "to must not be before from")
 	}
-	return s.store.AuditEvents(ctx, AuditQuery{OrganizationID: v.User.OrganizationID, Filter: f, Page: p})
+	if err := checkCursor(p, AuditOrderKey); err != nil {
+		return nil, err
+	}
+	out, err := s.store.AuditEvents(ctx, AuditQuery{OrganizationID: v.User.OrganizationID, Filter: f, Page: p})
+	return out, listError(err)
 }

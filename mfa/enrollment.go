@@ -278,6 +278,9 @@ func (s *Service) CompleteEnrollment(ctx context.Context, v *Viewer, req Complet
 		if err := tx.UpdateEnrollment(ctx, e, prev); err != nil {
 			return err
 		}
+		if err := tx.SyncMFAEnrolled(ctx, user.ID); err != nil {
+			return err
+		}
 		details := map[string]string{"factor_type": e.FactorType, "enrollment_id": e.ID, "label": e.Label}
 		if err := s.audit(ctx, tx, user.OrganizationID, actorID, user.ID, AuditFactorEnrolled, details); err != nil {
 			return err
@@ -393,6 +396,9 @@ func (s *Service) RemoveEnrollment(ctx context.Context, v *Viewer, id string) er
 			}
 		}
 		if err := tx.DeleteEnrollment(ctx, e.ID); err != nil {
+			return err
+		}
+		if err := tx.SyncMFAEnrolled(ctx, u.ID); err != nil {
 			return err
 		}
 		if len(active) == 1 {

@@ -726,13 +726,14 @@ func (s *Service) resetMFA(ctx context.Context, tx Store, v *Viewer, u *User) er
 	if err := tx.DeleteUserEnrollments(ctx, u.ID); err != nil {
 		return err
 	}
+	if err := tx.SyncMFAEnrolled(ctx, u.ID); err != nil {
+		return err
+	}
+	u.MFAEnrolled = false
 	if err := tx.DeleteRecoveryCodes(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := tx.DeleteUserTrustedBrowsers(ctx, u.ID); err != nil {
-		return err
-	}
-	return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditMFAReset, nil)
+	return tx.DeleteUserTrustedBrowsers(ctx, u.ID)
 }
 
 // ResetUserMFA removes all of a user's factors, recovery codes and trusted

@@ -231,10 +231,11 @@ func (e *policyEnv) policy(t *testing.T, sc mfa.PolicyScope) *mfa.Policy {
 // events lists the organization's events of one action, oldest first.
 func (e *policyEnv) events(t *testing.T, action mfa.AuditAction) []mfa.AuditEvent {
 	t.Helper()
-	evs, _, err := e.svc.AuditEvents(e.ctx, e.admin, mfa.AuditFilter{Action: action}, mfa.Page{Limit: 100})
+	l, err := e.svc.AuditEvents(e.ctx, e.admin, mfa.AuditFilter{Action: action}, mfa.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
+	evs := l.Items
 	slices.Reverse(evs)
 	return evs
 }

@@ -17,43 +17,15 @@ type MFAStat struct {
 }
 
 // MFAStats counts, per user type, active users for whom MFA is required,
-// who are enrolled, and who are pending.
+// who are enrolled, and who are pending: one SQL query over the whole
+// organization, the policy resolved in SQL.
 func (s *Service) MFAStats(ctx context.Context, v *Viewer) ([]MFAStat, error) {
 	if !v.User.Can(PermissionManageUsers) {
 		return nil, errForbidden
 	}
-	users, _, err := s.store.Users(ctx, UserQuery{
-		OrganizationID: v.User.OrganizationID, Filter: UserFilter{Status: UserActive},
-		OrderBy: UserOrderUsername, Page: Page{Limit: maxUsersInMemory},
-	})
+	out, err := s.store.UserMFAStats(ctx, v.User.OrganizationID, s.now())
 	if err != nil {
 		return nil, err
-	}
-	byType := map[string]*MFAStat{}
-	for i := range users {
-		u := &users[i]
-		st := byType[u.UserType]
-		if st == nil {
-			st = &MFAStat{UserType: u.UserType}
-			byType[u.UserType] = st
-		}
-		required, err := s.MFARequired(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		st.Users++
-		if required {
-			st.Required++
-		}
-		if u.MFAEnrolled {
-			st.Enrolled++
-		} else if required {
-			st.Pending++
-		}
-	}
-	out := make([]MFAStat, 0, len(byType))
-	for _, st := range byType {
-		out = append(out, *st)
 	}
 	slices.SortFunc(out, func(a, b MFAStat) int { return compareStrings(a.UserType, b.UserType) })
 	return out, nil

@@ -36,7 +36,6 @@ type Store interface {
 	UserByID(ctx context.Context, id string) (*User, error)
 	// UserByLogin finds a user of the organization by username or email.
 	UserByLogin(ctx context.Context, orgID, login string) (*User, error)
-	Users(ctx context.Context, q UserQuery) ([]User, int, error)
 	// LockActiveManagers returns the ids of the organization's active users
 	// holding MANAGE_ORGANIZATION, as last committed, and locks them until
 	// the transaction ends (call it inside Transaction).
@@ -77,8 +76,8 @@ type Store interface {
 	EnqueueNotifications(ctx context.Context, ns []Notification) error
 
 	AddAuditEvent(ctx context.Context, e *AuditEvent) error
-	AuditEvents(ctx context.Context, q AuditQuery) ([]AuditEvent, int, error)
 
+	ListStore
 	FactorStore
 	PolicyStore
 	SealStore
@@ -111,15 +110,8 @@ type UserFilter struct {
 	// one of that type.
 	MFAEnrolled *bool
 	FactorType  string
-	// MFARequired filters on the effective policy (resolved in mfa, not in
-	// SQL).
+	// MFARequired filters on the effective policy (resolved in SQL).
 	MFARequired *bool
-}
-
-// Page is an offset window over a sorted list.
-type Page struct {
-	Offset int
-	Limit  int
 }
 
 // UserQuery is a store-level user list request.
@@ -129,6 +121,8 @@ type UserQuery struct {
 	OrderBy        UserOrderField
 	Desc           bool
 	Page           Page
+	// Now is the time policies are resolved at (enforceFrom).
+	Now time.Time
 }
 
 // FactorStore persists enrollments, login tickets and recovery codes. It is

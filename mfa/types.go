@@ -72,6 +72,9 @@ type User struct {
 	// MFAEnrolled is true when the user has an active factor (filled by
 	// reads; never written).
 	MFAEnrolled bool
+	// MFARequired is set by list reads (policy resolved in SQL); nil when
+	// the read did not resolve it.
+	MFARequired *bool
 }
 
 // Can reports whether the user holds p, directly or through

@@ -360,78 +360,42 @@ func (s *Service) User(ctx context.Context, v *Viewer, userID string) (*User, er
 	return u, nil
 }
 
-// Users lists the viewer's organization's users.
-func (s *Service) Users(ctx context.Context, v *Viewer, f UserFilter, order UserOrderField, desc bool, p Page) ([]User, int, error) {
+// Users lists the viewer's organization's users, one keyset page. Every
+// filter, sort and count, mfaRequired included, runs in SQL: no cap.
+func (s *Service) Users(ctx context.Context, v *Viewer, f UserFilter, order UserOrderField, desc bool, p Page) (*Paged[User], error) {
 	if !v.User.Can(PermissionManageUsers) {
-		return nil, 0, errForbidden
+		return nil, errForbidden
 	}
 	if len(f.Search) > 128 {
-		return nil, 0, invalidInput("filter.search", "search must be at most 128 characters")
+		return nil, invalidInput("filter.search", "search must be at most 128 characters")
 	}
 	if f.CompanyID != "" && !validID(f.CompanyID) {
-		return nil, 0, invalidInput("filter.companyId", "not a valid id")
+		return nil, invalidInput("filter.companyId", "not a valid id")
 	}
 	if order == "" {
 		order = UserOrderUsername
 	}
-	q := UserQuery{OrganizationID: v.User.OrganizationID, Filter: f, OrderBy: order, Desc: desc, Page: p}
-	if f.MFARequired == nil && order != UserOrderMFARequired {
-		return s.store.Users(ctx, q)
+	if err := checkCursor(p, UserOrderKey(order, desc)); err != nil {
+		return nil, err
 	}
-	return s.usersByRequirement(ctx, q)
+	q := UserQuery{OrganizationID: v.User.OrganizationID, Filter: f, OrderBy: order, Desc: desc, Page: p, Now: s.now()}
+	out, err := s.store.Users(ctx, q)
+	return out, listError(err)
 }
 
 // EnrolledUsers lists the organization's users who have an active factor.
-func (s *Service) EnrolledUsers(ctx context.Context, v *Viewer, f UserFilter, p Page) ([]User, int, error) {
+func (s *Service) EnrolledUsers(ctx context.Context, v *Viewer, f UserFilter, p Page) (*Paged[User], error) {
 	enrolled := true
 	f.MFAEnrolled = &enrolled
 	return s.Users(ctx, v, f, UserOrderUsername, false, p)
 }
 
-// usersByRequirement filters or sorts on mfaRequired, which depends on
-// policy resolution, so it runs over the matching users in memory. The
-// other filters still narrow the set in SQL first.
-func (s *Service) usersByRequirement(ctx context.Context, q UserQuery) ([]User, int, error) {
-	page, desc := q.Page, q.Desc && q.OrderBy == UserOrderMFARequired
-	if q.OrderBy == UserOrderMFARequired {
-		q.OrderBy, q.Desc = UserOrderUsername, false
-	}
-	q.Page = Page{Limit: maxUsersInMemory}
-	all, _, err := s.store.Users(ctx, q)
-	if err != nil {
-		return nil, 0, err
-	}
-	var kept, required []User
-	for i := range all {
-		req, err := s.MFARequired(ctx, &all[i])
-		if err != nil {
-			return nil, 0, err
-		}
-		if q.Filter.MFARequired != nil && req != *q.Filter.MFARequired {
-			continue
-		}
-		if req {
-			required = append(required, all[i])
-		} else {
-			kept = append(kept, all[i])
-		}
-	}
-	// Sorted by requirement (not required first when ascending), keeping
-	// the store's order within each group.
-	out := append(kept, required...)
-	if desc {
-		out = append(required, kept...)
-	}
-	total := len(out)
-	lo, hi := min(page.Offset, total), min(page.Offset+page.Limit, total)
-	return out[lo:hi], total, nil
-}
-
-// maxUsersInMemory bounds the in-memory mfaRequired filter.
-const maxUsersInMemory = 10000
-
-// MFARequired reports whether MFA is required for the user and enforced now.
+// MFARequired reports whether MFA is required for the user and enforced now:
+// as a list read resolved it, else resolved for this one user.
 func (s *Service) MFARequired(ctx context.Context, u *User) (bool, error) {
+	if u.MFARequired != nil {
+		return *u.MFARequired, nil
+	}
 	pol, err := s.effectivePolicy(ctx, s.store, u)
 	if err != nil {
 		return false, err
@@ -459,14 +423,6 @@ func (s *Service) CreateCompany(ctx context.Context, v *Viewer, name string) (*C
 		return nil, &Error{Code: CodeConflict, Field: "name", Message: "a company with this name already exists"}
 	}
 	return c, err
-}
-
-// Companies lists the viewer's organization's companies.
-func (s *Service) Companies(ctx context.Context, v *Viewer) ([]Company, error) {
-	if !v.User.Can(PermissionManageUsers) {
-		return nil, errForbidden
-	}
-	return s.store.Companies(ctx, v.User.OrganizationID)
 }
 
 // company loads a company of the viewer's organization; any member may read

@@ -22,23 +22,26 @@ type company struct {
 }
 
 type user struct {
-	ID             string  `gorm:"primaryKey;size:36"`
-	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_users_org_username,priority:1;uniqueIndex:ux_users_org_email,priority:1;index:ix_users_org_type,priority:1"`
+	ID             string  `gorm:"primaryKey;size:36;index:ix_users_org_display,priority:3;index:ix_users_org_created,priority:3;index:ix_users_org_login,priority:3;index:ix_users_org_mfa_at,priority:3;index:ix_users_org_enrolled,priority:3"`
+	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_users_org_username,priority:1;uniqueIndex:ux_users_org_email,priority:1;index:ix_users_org_type,priority:1;index:ix_users_org_display,priority:1;index:ix_users_org_created,priority:1;index:ix_users_org_login,priority:1;index:ix_users_org_mfa_at,priority:1;index:ix_users_org_enrolled,priority:1;index:ix_users_org_status,priority:1"`
 	CompanyID      *string `gorm:"size:36;index:ix_users_company"`
 	Username       string  `gorm:"size:64;not null;uniqueIndex:ux_users_org_username,priority:2"`
 	Email          string  `gorm:"size:254;not null;uniqueIndex:ux_users_org_email,priority:2"`
-	DisplayName    string  `gorm:"size:128;not null"`
+	DisplayName    string  `gorm:"size:128;not null;index:ix_users_org_display,priority:2"`
 	UserType       string  `gorm:"size:64;not null;index:ix_users_org_type,priority:2"`
 	// Permissions is a comma list: a handful of values, read with the user.
 	Permissions    string     `gorm:"size:255;not null"`
 	PasswordHash   string     `gorm:"size:255;not null"`
-	Status         string     `gorm:"size:16;not null"`
+	Status         string     `gorm:"size:16;not null;index:ix_users_org_status,priority:2"`
 	FailedAttempts int        `gorm:"not null;default:0"`
 	LockedUntil    *time.Time ``
-	LastLoginAt    *time.Time ``
-	LastMFAAt      *time.Time `gorm:"column:last_mfa_at"`
-	CreatedAt      time.Time  `gorm:"not null"`
+	LastLoginAt    *time.Time `gorm:"index:ix_users_org_login,priority:2"`
+	LastMFAAt      *time.Time `gorm:"column:last_mfa_at;index:ix_users_org_mfa_at,priority:2"`
+	CreatedAt      time.Time  `gorm:"not null;index:ix_users_org_created,priority:2"`
 	UpdatedAt      time.Time  `gorm:"not null"`
+	// MFAEnrolled: the user has an active enrollment, kept by
+	// SyncMFAEnrolled in the transaction of every activation or removal.
+	MFAEnrolled bool `gorm:"column:mfa_enrolled;not null;default:false;index:ix_users_org_enrolled,priority:2;index:ix_users_org_status,priority:3"`
 }
 
 type session struct {
@@ -75,7 +78,7 @@ func (auditEvent) TableName() string   { return "audit_events" }
 
 // allRows lists every table's row type, in creation order.
 func allRows() []any {
-	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}, &signingKey{}}
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}, &recoveryLink{}, &notificationJob{}, &signingKey{}, &notificationTemplate{}, &userSearchToken{}}
 }
 
 type enrollment struct {

@@ -185,7 +185,7 @@ func (r *user) toMFA() *mfa.User {
 		DisplayName: r.DisplayName, UserType: r.UserType, PasswordHash: r.PasswordHash,
 		Status: mfa.UserStatus(r.Status), FailedAttempts: r.FailedAttempts,
 		LockedUntil: utc(r.LockedUntil), LastLoginAt: utc(r.LastLoginAt), LastMFAAt: utc(r.LastMFAAt),
-		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), MFAEnrolled: r.MFAEnrolled,
 	}
 	if r.CompanyID != nil {
 		u.CompanyID = *r.CompanyID
@@ -206,8 +206,14 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
+// CreateUser writes the user and its search tokens, in one transaction.
 func (s *Store) CreateUser(ctx context.Context, u *mfa.User) error {
-	return translate(s.conn(ctx).Create(fromUser(u)).Error)
+	return s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := translate(tx.Create(fromUser(u)).Error); err != nil {
+			return err
+		}
+		return writeSearchTokens(tx, u.ID)
+	})
 }
 
 func (s *Store) UpdateUser(ctx context.Context, u *mfa.User) error {
@@ -215,9 +221,14 @@ func (s *Store) UpdateUser(ctx context.Context, u *mfa.User) error {
 	// Not the password hash, the login times or the failure count: those
 	// have their own guarded statements, and an admin's edit must not write
 	// back values read before a login or a password change.
-	return updated(s.conn(ctx).Model(&user{}).Where("id = ?", u.ID).Select(
-		"company_id", "email", "display_name", "user_type", "permissions", "status", "updated_at",
-	).Updates(r))
+	return s.conn(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := updated(tx.Model(&user{}).Where("id = ?", u.ID).Select(
+			"company_id", "email", "display_name", "user_type", "permissions", "status", "updated_at",
+		).Updates(r)); err != nil {
+			return err
+		}
+		return writeSearchTokens(tx, u.ID)
+	})
 }
 
 func (s *Store) UserByID(ctx context.Context, id string) (*mfa.User, error) {
@@ -234,85 +245,6 @@ func (s *Store) UserByLogin(ctx context.Context, orgID, login string) (*mfa.User
 		return nil, err
 	}
 	return r.toMFA(), nil
-}
-
-var userOrderColumns = map[mfa.UserOrderField]string{
-	mfa.UserOrderUsername:    "users.username",
-	mfa.UserOrderDisplayName: "users.display_name",
-	mfa.UserOrderEmail:       "users.email",
-	mfa.UserOrderCreatedAt:   "users.created_at",
-	mfa.UserOrderLastLoginAt: "users.last_login_at",
-	mfa.UserOrderLastMFAAt:   "users.last_mfa_at",
-	mfa.UserOrderMFAEnrolled: "mfa_enrolled",
-}
-
-// mfaEnrolledSQL is true when the user has an active enrollment.
-const mfaEnrolledSQL = "EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = users.id AND e.status = 'ACTIVE')"
-
-// likeEscaper escapes LIKE wildcards with '!', which needs no quoting on
-// either engine.
-var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
-
-func contains(s string) string { return "%" + likeEscaper.Replace(s) + "%" }
-
-func (s *Store) Users(ctx context.Context, q mfa.UserQuery) ([]mfa.User, int, error) {
-	db := s.conn(ctx).Model(&user{}).Where("users.organization_id = ?", q.OrganizationID)
-	f := q.Filter
-	if f.Search != "" {
-		like := contains(f.Search)
-		db = db.Joins("LEFT JOIN companies ON companies.id = users.company_id").Where(
-			"(users.display_name LIKE ? ESCAPE '!' OR users.username LIKE ? ESCAPE '!' OR users.email LIKE ? ESCAPE '!' OR companies.name LIKE ? ESCAPE '!')",
-			like, like, like, like)
-	}
-	if f.CompanyID != "" {
-		db = db.Where("users.company_id = ?", f.CompanyID)
-	}
-	if f.UserType != "" {
-		db = db.Where("users.user_type = ?", f.UserType)
-	}
-	if f.Status != "" {
-		db = db.Where("users.status = ?", string(f.Status))
-	}
-	if f.MFAEnrolled != nil {
-		if *f.MFAEnrolled {
-			db = db.Where(mfaEnrolledSQL)
-		} else {
-			db = db.Where("NOT " + mfaEnrolledSQL)
-		}
-	}
-	if f.FactorType != "" {
-		db = db.Where("EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = users.id AND e.status = 'ACTIVE' AND e.factor_type = ?)", f.FactorType)
-	}
-	var total int64
-	if err := db.Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
-	col, ok := userOrderColumns[q.OrderBy]
-	if !ok {
-		col = "users.username"
-	}
-	dir := " ASC"
-	if q.Desc {
-		dir = " DESC"
-	}
-	var rows []userWithMFA
-	err := db.Select("users.*, " + mfaEnrolledSQL + " AS mfa_enrolled").Order(col + dir).Order("users.id" + dir).
-		Offset(q.Page.Offset).Limit(q.Page.Limit).Find(&rows).Error
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]mfa.User, len(rows))
-	for i := range rows {
-		out[i] = *rows[i].User.toMFA()
-		out[i].MFAEnrolled = rows[i].MFAEnrolled
-	}
-	return out, int(total), nil
-}
-
-// userWithMFA is a user row read with its computed enrollment flag.
-type userWithMFA struct {
-	User        user `gorm:"embedded"`
-	MFAEnrolled bool `gorm:"column:mfa_enrolled;->"`
 }
 
 func (s *Store) ResetLoginFailures(ctx context.Context, userID string) error {
@@ -370,40 +302,4 @@ func (s *Store) AddAuditEvent(ctx context.Context, e *mfa.AuditEvent) error {
 		ID: e.ID, OrganizationID: e.OrganizationID, ActorID: e.ActorID, SubjectID: e.SubjectID,
 		Action: string(e.Action), IP: e.IP, UserAgent: e.UserAgent, Details: details, CreatedAt: e.CreatedAt,
 	}).Error)
-}
-
-func (s *Store) AuditEvents(ctx context.Context, q mfa.AuditQuery) ([]mfa.AuditEvent, int, error) {
-	db := s.conn(ctx).Model(&auditEvent{}).Where("organization_id = ?", q.OrganizationID)
-	f := q.Filter
-	if f.UserID != "" {
-		db = db.Where("(actor_id = ? OR subject_id = ?)", f.UserID, f.UserID)
-	}
-	if f.Action != "" {
-		db = db.Where("action = ?", string(f.Action))
-	}
-	if f.From != nil {
-		db = db.Where("created_at >= ?", *f.From)
-	}
-	if f.To != nil {
-		db = db.Where("created_at < ?", *f.To)
-	}
-	var total int64
-	if err := db.Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
-	var rows []auditEvent
-	if err := db.Order("created_at DESC, id DESC").Offset(q.Page.Offset).Limit(q.Page.Limit).Find(&rows).Error; err != nil {
-		return nil, 0, err
-	}
-	out := make([]mfa.AuditEvent, len(rows))
-	for i, r := range rows {
-		out[i] = mfa.AuditEvent{
-			ID: r.ID, OrganizationID: r.OrganizationID, ActorID: r.ActorID, SubjectID: r.SubjectID,
-			Action: mfa.AuditAction(r.Action), IP: r.IP, UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(),
-		}
-		if r.Details != "" {
-			_ = json.Unmarshal([]byte(r.Details), &out[i].Details)
-		}
-	}
-	return out, int(total), nil
 }

@@ -229,38 +229,54 @@ func TestUsersSearchFilterAndPaging(t *testing.T) {
 		seedUser(t, s, org.ID, "zed", func(u *mfa.User) { u.DisplayName = "Zed Percent%" })
 		seedUser(t, s, other.ID, "user99", nil) // another tenant: never listed
 
+		// Search is by word prefix (models/search.go); "%" and "_" are
+		// characters, never wildcards.
 		cases := map[string]struct {
 			q         mfa.UserQuery
 			wantTotal int
 			wantFirst string
 			wantLen   int
 		}{
-			"all first page":      {mfa.UserQuery{Page: mfa.Page{Limit: 3}}, 8, "user00", 3},
-			"second page":         {mfa.UserQuery{Page: mfa.Page{Offset: 3, Limit: 3}}, 8, "user03", 3},
-			"desc":                {mfa.UserQuery{Desc: true, Page: mfa.Page{Limit: 1}}, 8, "zed", 1},
-			"company name search": {mfa.UserQuery{Filter: mfa.UserFilter{Search: "globex"}, Page: mfa.Page{Limit: 10}}, 4, "user00", 4},
-			"wildcards literal":   {mfa.UserQuery{Filter: mfa.UserFilter{Search: "%_c"}, Page: mfa.Page{Limit: 10}}, 4, "user00", 4},
-			"percent in name":     {mfa.UserQuery{Filter: mfa.UserFilter{Search: "t%"}, Page: mfa.Page{Limit: 10}}, 1, "zed", 1},
-			"email search":        {mfa.UserQuery{Filter: mfa.UserFilter{Search: "USER03@"}, Page: mfa.Page{Limit: 10}}, 1, "user03", 1},
-			"by type":             {mfa.UserQuery{Filter: mfa.UserFilter{UserType: "case_manager"}, Page: mfa.Page{Limit: 10}}, 4, "user00", 4},
-			"by company":          {mfa.UserQuery{Filter: mfa.UserFilter{CompanyID: c.ID}, Page: mfa.Page{Limit: 2}}, 4, "user00", 2},
-			"status none":         {mfa.UserQuery{Filter: mfa.UserFilter{Status: mfa.UserDeactivated}, Page: mfa.Page{Limit: 10}}, 0, "", 0},
+			"all first page":         {mfa.UserQuery{Page: mfa.Page{Limit: 3}}, 8, "user00", 3},
+			"desc":                   {mfa.UserQuery{Desc: true, Page: mfa.Page{Limit: 1}}, 8, "zed", 1},
+			"company name search":    {mfa.UserQuery{Filter: mfa.UserFilter{Search: "globex"}, Page: mfa.Page{Limit: 10}}, 4, "user00", 4},
+			"two words, any order":   {mfa.UserQuery{Filter: mfa.UserFilter{Search: "corp glob"}, Page: mfa.Page{Limit: 10}}, 4, "user00", 4},
+			"wildcards literal":      {mfa.UserQuery{Filter: mfa.UserFilter{Search: "100%_c"}, Page: mfa.Page{Limit: 10}}, 4, "user00", 4},
+			"underscore no wildcard": {mfa.UserQuery{Filter: mfa.UserFilter{Search: "100__"}, Page: mfa.Page{Limit: 10}}, 0, "", 0},
+			"percent no wildcard":    {mfa.UserQuery{Filter: mfa.UserFilter{Search: "1%"}, Page: mfa.Page{Limit: 10}}, 0, "", 0},
+			"percent in name":        {mfa.UserQuery{Filter: mfa.UserFilter{Search: "percent%"}, Page: mfa.Page{Limit: 10}}, 1, "zed", 1},
+			"not a word prefix":      {mfa.UserQuery{Filter: mfa.UserFilter{Search: "ercent"}, Page: mfa.Page{Limit: 10}}, 0, "", 0},
+			"email search":           {mfa.UserQuery{Filter: mfa.UserFilter{Search: "USER03@"}, Page: mfa.Page{Limit: 10}}, 1, "user03", 1},
+			"by type":                {mfa.UserQuery{Filter: mfa.UserFilter{UserType: "case_manager"}, Page: mfa.Page{Limit: 10}}, 4, "user00", 4},
+			"by company":             {mfa.UserQuery{Filter: mfa.UserFilter{CompanyID: c.ID}, Page: mfa.Page{Limit: 2}}, 4, "user00", 2},
+			"status none":            {mfa.UserQuery{Filter: mfa.UserFilter{Status: mfa.UserDeactivated}, Page: mfa.Page{Limit: 10}}, 0, "", 0},
 		}
 		for name, tc := range cases {
 			t.Run(name, func(t *testing.T) {
 				tc.q.OrganizationID = org.ID
 				tc.q.OrderBy = mfa.UserOrderUsername
-				users, total, err := s.Users(ctx, tc.q)
+				l, err := s.Users(ctx, tc.q)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if total != tc.wantTotal || len(users) != tc.wantLen {
-					t.Fatalf("total=%d len=%d, want %d/%d", total, len(users), tc.wantTotal, tc.wantLen)
+				if l.Total != tc.wantTotal || len(l.Items) != tc.wantLen || !l.TotalExact {
+					t.Fatalf("total=%d (exact %v) len=%d, want %d/%d", l.Total, l.TotalExact, len(l.Items), tc.wantTotal, tc.wantLen)
 				}
-				if tc.wantLen > 0 && users[0].Username != tc.wantFirst {
-					t.Fatalf("first = %s, want %s", users[0].Username, tc.wantFirst)
+				if tc.wantLen > 0 && l.Items[0].Username != tc.wantFirst {
+					t.Fatalf("first = %s, want %s", l.Items[0].Username, tc.wantFirst)
 				}
 			})
+		}
+		// The second page starts after the first page's last cursor.
+		q := mfa.UserQuery{OrganizationID: org.ID, OrderBy: mfa.UserOrderUsername, Page: mfa.Page{Limit: 3}}
+		first, err := s.Users(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Page.After = &first.Cursors[2]
+		second, err := s.Users(ctx, q)
+		if err != nil || len(second.Items) != 3 || second.Items[0].Username != "user03" || !second.More {
+			t.Fatalf("second page: %+v %v", second, err)
 		}
 	})
 }
