@@ -85,6 +85,8 @@ type Service struct {
 	keyring   *Keyring
 	log       *slog.Logger
 	authLimit *limiter
+	// templates check and preview notification templates (notify).
+	templates NotificationTemplates
 	// dummyHash is verified against when a login names no user, so unknown
 	// and known usernames cost the same.
 	dummyHash string

@@ -82,6 +82,7 @@ type Store interface {
 	PolicyStore
 	SealStore
 	AssertionStore
+	NotificationStore
 }
 
 // UserOrderField is what a user list is sorted by.

@@ -79,3 +79,51 @@ func (m MailConfig) check() map[string]error {
 	}
 	return errs
 }
+
+// newMailWorker builds the outbox worker from the mail settings, on the
+// service's clock. Without TWOFOLD_SMTP_URL it logs mails instead.
+func (s *Server) newMailWorker(templates *notify.Templates) (*notify.Worker, error) {
+	m := s.cfg.Mail
+	for name, err := range m.check() {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	wc := notify.Config{
+		From: m.From, PublicURL: s.publicURL(), PollInterval: m.PollInterval, MaxAge: m.MaxAge, RetryBase: m.RetryBase,
+		Now: s.service.Now, Logger: s.log,
+	}
+	if wc.From == "" {
+		wc.From = DefaultMailFrom
+	}
+	if m.SMTPURL != "" {
+		smtp, err := notify.ParseSMTPURL(m.SMTPURL, m.SMTPCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("TWOFOLD_SMTP_URL: %w", err)
+		}
+		wc.Sender = notify.NewSMTPSender(smtp)
+	} else {
+		s.log.Info("mail: no SMTP server configured (TWOFOLD_SMTP_URL): mails are written to this log and kept in the outbox as LOGGED")
+	}
+	return notify.NewWorker(s.store, templates, wc), nil
+}
+
+// publicURL is TWOFOLD_PUBLIC_URL, or the listen address's URL.
+func (s *Server) publicURL() string {
+	if s.cfg.PublicURL != "" {
+		return s.cfg.PublicURL
+	}
+	return "http://" + s.cfg.HTTPAddr
+}
+
+// startMail builds the outbox worker and starts it (unless NoWorker); Close
+// stops it.
+func (s *Server) startMail(templates *notify.Templates) error {
+	w, err := s.newMailWorker(templates)
+	if err != nil {
+		return err
+	}
+	if !s.cfg.Mail.NoWorker {
+		s.mailer = w
+		w.Start()
+	}
+	return nil
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/twofoldauth/twofold/graph"
 	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/models"
+	"github.com/twofoldauth/twofold/notify"
 )
 
 // Server is one Twofold process: its store, service and HTTP handler. It
@@ -29,6 +30,8 @@ type Server struct {
 	metrics *metrics
 	service *mfa.Service
 	handler http.Handler
+	// mailer sends the outbox (server/mail.go).
+	mailer *notify.Worker
 }
 
 // Option adjusts a Server (tests inject a clock).
@@ -89,6 +92,11 @@ func (s *Server) init(ctx context.Context, o options) error {
 			s.log.Info("factor plugin ready", "factor", t.ID, "version", t.Version)
 		}
 	}
+	templates, err := notify.NewTemplates()
+	if err != nil {
+		return err
+	}
+	mfaOpts = append(mfaOpts, mfa.WithNotificationTemplates(templates))
 	s.service, err = mfa.New(s.store, s.cfg.MFA, append(mfaOpts, o.mfa...)...)
 	if err != nil {
 		return err
@@ -100,7 +108,10 @@ func (s *Server) init(ctx context.Context, o options) error {
 		}
 		return fmt.Errorf("checking seal keys: %w", err)
 	}
-	return s.bootstrap(ctx)
+	if err := s.bootstrap(ctx); err != nil {
+		return err
+	}
+	return s.startMail(templates)
 }
 
 func (s *Server) bootstrap(ctx context.Context) error {
@@ -137,6 +148,9 @@ func (s *Server) Service() *mfa.Service { return s.service }
 
 // Close stops the plugins and releases the database.
 func (s *Server) Close() error {
+	if s.mailer != nil {
+		s.mailer.Stop()
+	}
 	if s.plugins != nil {
 		s.plugins.Close()
 	}
