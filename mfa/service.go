@@ -31,6 +31,9 @@ type Config struct {
 	AuthRatePerMinute int
 	// Assertion tunes session assertions for backends.
 	Assertion AssertionConfig
+	// AuditRetention deletes audit events older than this in the periodic
+	// purge (TWOFOLD_AUDIT_RETENTION); zero keeps them forever.
+	AuditRetention time.Duration
 }
 
 // Defaults.

@@ -151,9 +151,15 @@ func isCode(err error, c Code) bool {
 }
 
 // PurgeExpired deletes what can no longer be used: expired or idle
-// sessions, expired tickets, pending enrollments and trusted browsers. Any
-// server may run it at any time; it is idempotent.
+// sessions, expired tickets, pending enrollments and trusted browsers, and
+// audit events past their retention. Any server may run it at any time; it
+// is idempotent.
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	now := s.now()
-	return s.store.PurgeExpired(ctx, now, now.Add(-s.cfg.SessionIdleTimeout))
+	n, err := s.store.PurgeExpired(ctx, now, now.Add(-s.cfg.SessionIdleTimeout))
+	if err != nil {
+		return n, err
+	}
+	m, err := s.PurgeAuditEvents(ctx)
+	return n + m, err
 }

@@ -83,6 +83,7 @@ type Store interface {
 	SealStore
 	AssertionStore
 	NotificationStore
+	AuditArchiveStore
 }
 
 // UserOrderField is what a user list is sorted by.

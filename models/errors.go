@@ -58,9 +58,19 @@ func unavailable(err error) bool {
 // classifyErrors makes every statement run through db (queries, creates,
 // updates, deletes, raw SQL) report its error through classify. Begin and
 // commit are not statements: Store.Transaction classifies their errors.
+//
+// A write outside a transaction that the database aborted (a Galera
+// certification conflict, a deadlock) is run again first, as
+// Store.Transaction runs a transaction again: see retryStatement.
 func classifyErrors(db *gorm.DB) error {
 	hook := func(tx *gorm.DB) {
 		if tx.Error != nil {
+			tx.Error = classify(tx.Error)
+		}
+	}
+	write := func(tx *gorm.DB) {
+		if tx.Error != nil {
+			retryStatement(tx)
 			tx.Error = classify(tx.Error)
 		}
 	}
@@ -70,12 +80,12 @@ func classifyErrors(db *gorm.DB) error {
 		return nil // registered already
 	}
 	for _, err := range []error{
-		cb.Create().Register(name, hook),
+		cb.Create().Register(name, write),
 		cb.Query().Register(name, hook),
-		cb.Update().Register(name, hook),
-		cb.Delete().Register(name, hook),
+		cb.Update().Register(name, write),
+		cb.Delete().Register(name, write),
 		cb.Row().Register(name, hook),
-		cb.Raw().Register(name, hook),
+		cb.Raw().Register(name, write),
 	} {
 		if err != nil {
 			return err

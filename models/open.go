@@ -2,8 +2,10 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +25,9 @@ import (
 func Open(ctx context.Context, url string) (*Store, error) {
 	db, err := connect(url)
 	if err != nil {
+		return nil, err
+	}
+	if err := classifyErrors(db); err != nil {
 		return nil, err
 	}
 	s := &Store{db: db}
@@ -66,7 +71,7 @@ func connect(url string) (*gorm.DB, error) {
 		// SQLite has one writer at a time; a small pool lets reads proceed
 		// beside it while busy_timeout queues the writers.
 		sqlDB.SetMaxOpenConns(4)
-		return db, nil
+		return db, classifyErrors(db)
 	case strings.HasPrefix(url, "mysql://"):
 		mc, err := mysqldrv.ParseDSN(strings.TrimPrefix(url, "mysql://"))
 		if err != nil {
@@ -88,6 +93,22 @@ func connect(url string) (*gorm.DB, error) {
 		if err != nil {
 			return nil, err
 		}
+		if galera, err := isGalera(db); err != nil {
+			closeDB(db)
+			return nil, classify(err)
+		} else if galera {
+			// Causal reads: a read waits until the node has applied every
+			// write committed anywhere in the cluster before it began, so a
+			// user created through one node can log in through another at
+			// once. Single statements outside a transaction that lose a
+			// certification conflict are run again by the node itself.
+			closeDB(db)
+			mc.Params["wsrep_sync_wait"] = "1"
+			mc.Params["wsrep_retry_autocommit"] = "8"
+			if db, err = gorm.Open(mysql.New(mysql.Config{DSNConfig: mc, DefaultStringSize: 255}), cfg); err != nil {
+				return nil, err
+			}
+		}
 		sqlDB, err := db.DB()
 		if err != nil {
 			return nil, err
@@ -95,7 +116,7 @@ func connect(url string) (*gorm.DB, error) {
 		sqlDB.SetMaxOpenConns(32)
 		sqlDB.SetMaxIdleConns(16)
 		sqlDB.SetConnMaxLifetime(30 * time.Minute)
-		return db, nil
+		return db, classifyErrors(db)
 	}
 	return nil, errors.New("database URL must start with sqlite:// or mysql://")
 }
@@ -106,7 +127,64 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if s.db.Dialector.Name() == "mysql" {
 		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
 	}
-	return db.AutoMigrate(allRows()...)
+	// Many servers may start at once. On one MariaDB server AutoMigrate's
+	// check-then-create can race another server's, and on Galera DDL is
+	// replicated in total order, so the loser gets "table already exists",
+	// "duplicate column" or "duplicate key name" (or a certification
+	// abort). Migrating is idempotent: run it again, and it finds the work
+	// done.
+	var err error
+	for attempt := 1; attempt <= maxMigrateAttempts; attempt++ {
+		if err = db.AutoMigrate(allRows()...); err == nil {
+			err = s.dropRetiredAuditIndexes(ctx)
+		}
+		if err == nil || !migrationRaced(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt) * (50*time.Millisecond + rand.N(100*time.Millisecond))):
+		}
+	}
+	return err
+}
+
+// maxMigrateAttempts bounds how often a migration that raced another
+// server's is run again.
+const maxMigrateAttempts = 6
+
+// migrationRaced reports whether err is another server's concurrent
+// migration getting there first: table exists (1050), duplicate column
+// (1060), duplicate key name (1061), or an aborted transaction.
+func migrationRaced(err error) bool {
+	var me *mysqldrv.MySQLError
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1050, 1060, 1061:
+			return true
+		}
+	}
+	return aborted(err)
+}
+
+// isGalera reports whether the MySQL server is a Galera cluster node.
+func isGalera(db *gorm.DB) (bool, error) {
+	var name, value string
+	row := db.Raw("SHOW VARIABLES LIKE 'wsrep_on'").Row()
+	if err := row.Scan(&name, &value); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil // MySQL without wsrep
+		}
+		return false, err
+	}
+	return strings.EqualFold(value, "ON"), nil
+}
+
+func closeDB(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		sqlDB.Close()
+	}
 }
 
 // Close closes the connection pool.

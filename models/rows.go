@@ -58,16 +58,20 @@ type session struct {
 	AMR string `gorm:"column:amr;size:64;not null;default:''"`
 }
 
+// auditEvent rows are read newest or oldest first by (created_at, id), of
+// an organization, of an actor or subject in it, or of every organization
+// (retention and export): one index per access path, each ending in
+// (created_at, id) so a page is one index range.
 type auditEvent struct {
-	ID             string    `gorm:"primaryKey;size:36"`
-	OrganizationID string    `gorm:"size:36;not null;index:ix_audit_org_time,priority:1"`
-	ActorID        string    `gorm:"size:36;not null;index:ix_audit_actor"`
-	SubjectID      string    `gorm:"size:36;not null;index:ix_audit_subject"`
+	ID             string    `gorm:"primaryKey;size:36;index:ix_audit_org_time_id,priority:3;index:ix_audit_org_actor_time,priority:4;index:ix_audit_org_subject_time,priority:4;index:ix_audit_time,priority:2"`
+	OrganizationID string    `gorm:"size:36;not null;index:ix_audit_org_time_id,priority:1;index:ix_audit_org_actor_time,priority:1;index:ix_audit_org_subject_time,priority:1"`
+	ActorID        string    `gorm:"size:36;not null;index:ix_audit_org_actor_time,priority:2"`
+	SubjectID      string    `gorm:"size:36;not null;index:ix_audit_org_subject_time,priority:2"`
 	Action         string    `gorm:"size:64;not null"`
 	IP             string    `gorm:"size:64;not null"`
 	UserAgent      string    `gorm:"size:255;not null"`
 	Details        string    `gorm:"type:text"`
-	CreatedAt      time.Time `gorm:"not null;index:ix_audit_org_time,priority:2"`
+	CreatedAt      time.Time `gorm:"not null;index:ix_audit_org_time_id,priority:2;index:ix_audit_org_actor_time,priority:3;index:ix_audit_org_subject_time,priority:3;index:ix_audit_time,priority:1"`
 }
 
 func (organization) TableName() string { return "organizations" }

@@ -11,7 +11,12 @@ stop_db() {
   fi
   [[ -n "${DB_DIR:-}" ]] && rm -rf "$DB_DIR"
 }
-trap stop_db EXIT
+stop_galera() {
+  if [[ -n "${GALERA_DIR:-}" ]]; then
+    scripts/galera.sh stop || true
+  fi
+}
+trap 'stop_db; stop_galera' EXIT
 
 if [[ -z "${TWOFOLD_TEST_MYSQL_DSN:-}" ]]; then
   MARIADBD=$(command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd 2>/dev/null || true)
@@ -41,6 +46,24 @@ if [[ -z "${TWOFOLD_TEST_MYSQL_DSN:-}" ]]; then
     done
     export TWOFOLD_TEST_MYSQL_DSN="root@tcp(127.0.0.1:$PORT)/"
     echo "test.sh: throwaway MariaDB on 127.0.0.1:$PORT"
+  fi
+fi
+
+# The Galera test (e2e/galera_test.go) runs on a throwaway 3-node cluster when
+# galera-4 is installed, unless TWOFOLD_TEST_GALERA_DSNS names one.
+if [[ -z "${TWOFOLD_TEST_GALERA_DSNS:-}" ]]; then
+  if [[ -f /usr/lib/galera/libgalera_smm.so ]] && command -v rsync >/dev/null && [[ -n "${MARIADBD:-$(command -v mariadbd || ls /usr/sbin/mariadbd 2>/dev/null || true)}" ]]; then
+    export GALERA_DIR
+    GALERA_DIR=$(mktemp -d /tmp/twofold-galera.XXXXXX)
+    DSNS=$(scripts/galera.sh start) || { echo "test.sh: the Galera cluster did not start" >&2; exit 1; }
+    export TWOFOLD_TEST_GALERA_DSNS
+    TWOFOLD_TEST_GALERA_DSNS=$(paste -sd, <<<"$DSNS")
+    echo "test.sh: throwaway Galera cluster: $TWOFOLD_TEST_GALERA_DSNS"
+  elif [[ "${TWOFOLD_TEST_REQUIRE_GALERA:-}" == "1" ]]; then
+    echo "test.sh: galera-4 not found and TWOFOLD_TEST_REQUIRE_GALERA=1 (apt-get install -y galera-4 rsync)" >&2
+    exit 1
+  else
+    echo "test.sh: galera-4 not installed; the Galera test is skipped" >&2
   fi
 fi
 

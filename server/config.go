@@ -44,6 +44,9 @@ type Config struct {
 	MFA mfa.Config
 	// PluginSettings are handed to each factor plugin at start, by factor id.
 	PluginSettings map[string]map[string]string
+	// RequestTimeout bounds each GraphQL request's work
+	// (TWOFOLD_REQUEST_TIMEOUT; zero means DefaultRequestTimeout).
+	RequestTimeout time.Duration
 
 	// PublicURL is where clients reach Twofold; it is the issuer of session
 	// assertions.
@@ -128,6 +131,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		r.fail("TWOFOLD_PASSWORD_MIN_LENGTH", "must not exceed TWOFOLD_PASSWORD_MAX_LENGTH")
 	}
 	c.PluginSettings = pluginSettings(r, c.AllowedOrigins)
+	readScaleConfig(&r, &c)
 	readAssertionConfig(&r, &c)
 	readMailConfig(&r, &c)
 	return c, errors.Join(r.errs...)

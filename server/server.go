@@ -160,7 +160,7 @@ func (s *Server) Close() error {
 func (s *Server) routes() http.Handler {
 	gql := graph.NewHandler(graph.Config{Service: s.service, Logger: s.log, Dev: s.cfg.Dev})
 	mux := http.NewServeMux()
-	mux.Handle("POST /graphql", s.metrics.instrument("graphql", s.withSession(gql)))
+	mux.Handle("POST /graphql", s.metrics.instrument("graphql", s.withDeadline(s.withSession(gql))))
 	mux.Handle("OPTIONS /graphql", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	mux.Handle("GET /playground", s.withSession(s.playground(playground.Handler("Twofold", "/graphql"))))
 	mux.HandleFunc("GET /demo", serveDemo)
@@ -192,7 +192,9 @@ func (s *Server) playground(h http.Handler) http.Handler {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	// On Galera, a node that answers but is still joining (or lost its
+	// quorum) is not ready either.
+	if err := s.store.Ready(ctx); err != nil {
 		s.log.Warn("readyz: database", "err", err)
 		writeText(w, http.StatusServiceUnavailable, "database unavailable")
 		return

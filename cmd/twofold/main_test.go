@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/server"
@@ -86,12 +88,12 @@ func TestBreakGlassCommands(t *testing.T) {
 		t.Fatalf("grant: %q", out)
 	}
 	org, _ := svc.Store().OrganizationBySlug(ctx, "acme")
-	events, _, err := svc.Store().AuditEvents(ctx, mfa.AuditQuery{OrganizationID: org.ID, Page: mfa.Page{Limit: 50}})
+	events, err := svc.Store().AuditEvents(ctx, mfa.AuditQuery{OrganizationID: org.ID, Page: mfa.Page{Limit: 50}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[mfa.AuditAction]bool{}
-	for _, e := range events {
+	for _, e := range events.Items {
 		if e.Details["via"] == "cli" {
 			seen[e.Action] = true
 		}
@@ -114,5 +116,93 @@ func TestBreakGlassCommands(t *testing.T) {
 	}
 	if err := run([]string{"admin", "create", "--org", "acme"}, &bytes.Buffer{}, getenv, nil); !errors.Is(err, errUsage) {
 		t.Errorf("missing flags: %v", err)
+	}
+}
+
+// TestAuditExportCommand: `twofold audit export` writes the range's events
+// as JSON lines, oldest first, of one organization or all; bad times and an
+// unknown organization are refused without output.
+func TestAuditExportCommand(t *testing.T) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	env := map[string]string{
+		"TWOFOLD_DATABASE_URL":      "sqlite://" + filepath.Join(t.TempDir(), "t.db"),
+		"TWOFOLD_SEAL_KEY":          base64.StdEncoding.EncodeToString(key),
+		"TWOFOLD_ARGON2_MEMORY_KIB": "64", "TWOFOLD_ARGON2_ITERATIONS": "1",
+	}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := server.ConfigFromEnv(getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	svc, closeDB, err := server.OpenService(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB()
+	start := time.Now().UTC().Add(-time.Minute)
+	for _, slug := range []string{"acme", "globex"} {
+		if _, err := svc.Bootstrap(ctx, slug, "boss", "boss-password-123"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Login(ctx, mfa.LoginRequest{Organization: "acme", Username: "boss", Password: "wrong-password-1"}); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+	end := time.Now().UTC().Add(time.Minute)
+
+	export := func(args ...string) []map[string]any {
+		t.Helper()
+		var out bytes.Buffer
+		if err := run(append([]string{"audit", "export"}, args...), &out, getenv, nil); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var recs []map[string]any
+		for _, line := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+			if line == "" && out.Len() == 0 {
+				break
+			}
+			var r map[string]any
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("not a JSON line: %q", line)
+			}
+			recs = append(recs, r)
+		}
+		return recs
+	}
+	from, to := start.Format(time.RFC3339), end.Format(time.RFC3339)
+	acme := export("--org", "acme", "--from", from, "--to", to)
+	actions := []string{}
+	for _, r := range acme {
+		if r["organization"] != "acme" {
+			t.Fatalf("--org acme exported %v", r)
+		}
+		actions = append(actions, r["action"].(string))
+	}
+	if len(acme) < 2 || actions[0] != string(mfa.AuditOrganizationBooted) || actions[len(actions)-1] != string(mfa.AuditLoginFailed) {
+		t.Fatalf("acme's events, oldest first: %v", actions)
+	}
+	if all := export("--from", from, "--to", to); len(all) <= len(acme) {
+		t.Fatalf("every organization: %d events, acme alone %d", len(all), len(acme))
+	}
+	if none := export("--org", "acme", "--from", end.Format(time.RFC3339), "--to", end.Add(time.Hour).Format(time.RFC3339)); len(none) != 0 {
+		t.Fatalf("empty range exported %v", none)
+	}
+
+	for _, args := range [][]string{
+		{"audit", "export", "--from", "yesterday", "--to", to},
+		{"audit", "export", "--from", to, "--to", from},
+		{"audit", "export", "--org", "nowhere", "--from", from, "--to", to},
+	} {
+		var out bytes.Buffer
+		if err := run(args, &out, getenv, nil); err == nil || out.Len() != 0 {
+			t.Errorf("%v: %v, wrote %q", args, err, out.String())
+		}
+	}
+	for _, args := range [][]string{{"audit"}, {"audit", "import"}, {"audit", "export", "--from", from}} {
+		if err := run(args, &bytes.Buffer{}, getenv, nil); !errors.Is(err, errUsage) {
+			t.Errorf("%v: %v, want the usage", args, err)
+		}
 	}
 }
