@@ -99,8 +99,8 @@ func TestBearerRequestsAreExemptFromOriginChecks(t *testing.T) {
 		if _, r := anon.login("demo", "admin", adminPassword); r.code() != "FORBIDDEN" {
 			t.Fatalf("anonymous login from a foreign origin: %+v", r)
 		}
-		d := admin.must(`{ companies { name } }`, nil)
-		if got := fmt.Sprint(d["companies"]); got != "[map[name:Bearer Co]]" {
+		d := admin.must(`{ companies { edges { node { name } } } }`, nil)
+		if got := fmt.Sprint(nodes(d, "companies")); got != "[map[name:Bearer Co]]" {
 			t.Fatalf("companies %s, want only the bearer one", got)
 		}
 

@@ -81,7 +81,7 @@ func TestMalformedInputIsBadUserInput(t *testing.T) {
 				t.Errorf("%s: message %q should name the field and the expected form, in our words", name, msg)
 			}
 		}
-		if n := len(admin.must(`{ policies { id } }`, nil)["policies"].([]any)); n != 0 {
+		if n := len(nodes(admin.must(`{ policies { edges { node { id } } } }`, nil), "policies")); n != 0 {
 			t.Fatalf("a refused setPolicy stored %d policies", n)
 		}
 		// A well-formed date goes through.

@@ -209,7 +209,7 @@ func TestCSRFRulesForCookieSessions(t *testing.T) {
 			}
 		}
 		admin := e.admin()
-		if n := len(admin.must(`{ companies { id } }`, nil)["companies"].([]any)); n != 0 {
+		if n := len(nodes(admin.must(`{ companies { edges { node { id } } } }`, nil), "companies")); n != 0 {
 			t.Fatalf("a refused request changed data: %d companies", n)
 		}
 		if got := send("application/json; charset=utf-8", appOrigin); got != http.StatusOK {

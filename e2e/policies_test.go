@@ -28,7 +28,7 @@ func TestRequiredPolicyAppliesAtNextLoginAndEnrolmentFinishesIt(t *testing.T) {
 		if r := verify(c, ticket, "", map[string]any{"recoveryCode": "aaaa-bbbb-cccc-dddd"}, false); r.code() != "UNAUTHENTICATED" || reason(r) != "INVALID_TICKET" {
 			t.Fatalf("an enrolment ticket on verifyFactor: %+v", r)
 		}
-		if r := c.post(`{ myEnrollments { id } }`, nil); r.code() != "UNAUTHENTICATED" {
+		if r := c.post(`{ myEnrollments { edges { node { id } } } }`, nil); r.code() != "UNAUTHENTICATED" {
 			t.Fatalf("enrolment ticket acted as a session: %+v", r)
 		}
 		d := c.must(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "totp", "ticket": ticket}})
@@ -112,12 +112,12 @@ func TestDisabledUserTypeAndSingleUserSwitch(t *testing.T) {
 		if r.code() != "BAD_USER_INPUT" || r.Errors[0].Extensions["field"] != "confirmRemoveFactors" {
 			t.Fatalf("unconfirmed switch-off: %+v", r)
 		}
-		if n := len(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { id } }`, map[string]any{"id": supID})["userEnrollments"].([]any)); n != 1 {
+		if n := len(nodes(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { edges { node { id } } } }`, map[string]any{"id": supID}), "userEnrollments")); n != 1 {
 			t.Fatalf("refused switch-off changed factors: %d", n)
 		}
 		off["confirmRemoveFactors"] = true
 		e.setPolicy(admin, off)
-		if n := len(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { id } }`, map[string]any{"id": supID})["userEnrollments"].([]any)); n != 0 {
+		if n := len(nodes(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { edges { node { id } } } }`, map[string]any{"id": supID}), "userEnrollments")); n != 0 {
 			t.Fatalf("factors left after switch-off: %d", n)
 		}
 		// Switched on: enrol at next login.
@@ -303,7 +303,7 @@ func TestFactorManagementSelfServiceAndAdmin(t *testing.T) {
 		d = admin.must(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "totp", "userId": kimID, "label": "desk token"}})
 		app := newTOTPApp(t, dig(d, "beginEnrollment", "clientData", "secret").(string))
 		admin.must(completeEnrollment, map[string]any{"in": map[string]any{"enrollmentId": dig(d, "beginEnrollment", "enrollmentId"), "response": map[string]any{"code": app.next()}}})
-		list := admin.must(`query($id: ID!) { userEnrollments(userId: $id) { id label } }`, map[string]any{"id": kimID})["userEnrollments"].([]any)
+		list := nodes(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { edges { node { id label } } } }`, map[string]any{"id": kimID}), "userEnrollments")
 		if len(list) != 1 || dig(list[0], "label") != "desk token" {
 			t.Fatalf("admin-enrolled factor: %v", list)
 		}
@@ -431,10 +431,10 @@ func TestBadFactorAndPolicyInputChangesNothing(t *testing.T) {
 				t.Errorf("%s: code %q, want %s (%+v)", name, r.code(), want, r.Errors)
 			}
 		}
-		if n := len(admin.must(`{ policies { id } }`, nil)["policies"].([]any)); n != 0 {
+		if n := len(nodes(admin.must(`{ policies { edges { node { id } } } }`, nil), "policies")); n != 0 {
 			t.Fatalf("refused policy changes left %d policies", n)
 		}
-		if n := len(uma.must(`{ myEnrollments { id } }`, nil)["myEnrollments"].([]any)); n != 0 {
+		if n := len(nodes(uma.must(`{ myEnrollments { edges { node { id } } } }`, nil), "myEnrollments")); n != 0 {
 			t.Fatalf("refused enrolments left %d factors", n)
 		}
 	})

@@ -17,7 +17,7 @@ import (
 const setPolicyWhole = `mutation($in: SetPolicyInput!) { setPolicy(input: $in) { policy {
   scope { level } mode allowedFactorTypes enforceFrom trustedBrowserDays maxFailedAttempts lockoutMinutes allowPasswordless } } }`
 
-const orgPolicies = `{ policies { scope { level } mode allowedFactorTypes enforceFrom trustedBrowserDays maxFailedAttempts lockoutMinutes allowPasswordless } }`
+const orgPolicies = `{ policies { edges { node { scope { level } mode allowedFactorTypes enforceFrom trustedBrowserDays maxFailedAttempts lockoutMinutes allowPasswordless } } } }`
 
 // auditDetails lists the details of the organization's events of one
 // action, oldest first.

@@ -25,8 +25,8 @@ func TestParallelPolicyPatchesKeepEveryField(t *testing.T) {
 				e.setPolicy(second, map[string]any{"scope": scope, "lockoutMinutes": 10 + round})
 			})
 			wg.Wait()
-			d := first.must(`{ policies(filter: {userType: "contractor"}) { trustedBrowserDays lockoutMinutes } }`, nil)
-			got := fmt.Sprint(dig(d, "policies"))
+			d := first.must(`{ policies(filter: {userType: "contractor"}) { edges { node { trustedBrowserDays lockoutMinutes } } } }`, nil)
+			got := fmt.Sprint(nodes(d, "policies"))
 			if want := fmt.Sprintf("[map[lockoutMinutes:%d trustedBrowserDays:%d]]", 10+round, round); got != want {
 				t.Fatalf("round %d: %s, want %s (a parallel patch was lost)", round, got, want)
 			}

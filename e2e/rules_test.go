@@ -169,7 +169,7 @@ func TestEnrollmentDuringLoginTrustsTheBrowser(t *testing.T) {
 		app := newTOTPApp(t, dig(d, "beginEnrollment", "clientData", "secret").(string))
 		r := quinn.post(completeEnrollmentTrust, map[string]any{"in": map[string]any{"enrollmentId": eid, "response": map[string]any{"code": app.peek()}, "trustBrowser": true}})
 		wantRefusal(t, "trustBrowser without a ticket", r, "BAD_USER_INPUT", "", "trustBrowser")
-		if n := len(quinn.must(`{ myEnrollments { id } }`, nil)["myEnrollments"].([]any)); n != 0 {
+		if n := len(nodes(quinn.must(`{ myEnrollments { edges { node { id } } } }`, nil), "myEnrollments")); n != 0 {
 			t.Fatalf("a refused completion activated the enrolment: %d", n)
 		}
 		quinn.must(completeEnrollment, map[string]any{"in": map[string]any{"enrollmentId": eid, "response": map[string]any{"code": app.next()}}})
@@ -226,7 +226,7 @@ func TestLoginTicketRefusesAnotherUsersEnrollment(t *testing.T) {
 			"enrollmentId": pending, "ticket": p["ticket"], "response": map[string]any{"code": pendingApp.peek()}, "trustBrowser": true}})
 		wantRefusal(t, "completeEnrollment with another user's enrollment", r, "NOT_FOUND", "", "")
 		noSession(t, "another user's enrolment", browser)
-		if n := len(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { id } }`, map[string]any{"id": wendyID})["userEnrollments"].([]any)); n != 0 {
+		if n := len(nodes(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { edges { node { id } } } }`, map[string]any{"id": wendyID}), "userEnrollments")); n != 0 {
 			t.Fatalf("wendy has %d factors", n)
 		}
 		mallory.must(completeEnrollment, map[string]any{"in": map[string]any{"enrollmentId": pending, "response": map[string]any{"code": pendingApp.next()}}})
@@ -253,10 +253,10 @@ func TestAdminCannotReachAnotherOrganization(t *testing.T) {
 		snapshot := func() string {
 			return jsonOf(admin.must(`query($id: ID!) {
   user(id: $id) { username email displayName userType status locked permissions company { id name } enrollmentRequests { factorType } recoveryCodesLeft }
-  userEnrollments(userId: $id) { id label status }
+  userEnrollments(userId: $id) { edges { node { id label status } } }
   userTrustedBrowsers(userId: $id) { id expiresAt }
-  policies { scope { level companyId userType userId } mode allowedFactorTypes trustedBrowserDays }
-  companies { id name }
+  policies { edges { node { scope { level companyId userType userId } mode allowedFactorTypes trustedBrowserDays } } }
+  companies { edges { node { id name } } }
   users { totalCount }
 }`, map[string]any{"id": doraID}))
 		}
@@ -264,7 +264,7 @@ func TestAdminCannotReachAnotherOrganization(t *testing.T) {
 
 		rival := e.otherOrganization("rival")
 		rivalUser := e.createUser(rival, map[string]any{"username": "rita", "email": "rita@example.com", "password": "rita-password-1"})
-		rivalBefore := jsonOf(rival.must(`{ users { totalCount } policies { id } companies { id } }`, nil))
+		rivalBefore := jsonOf(rival.must(`{ users { totalCount } policies { edges { node { id } } } companies { edges { node { id } } } }`, nil))
 		calls := map[string]struct {
 			query string
 			vars  map[string]any
@@ -276,7 +276,7 @@ func TestAdminCannotReachAnotherOrganization(t *testing.T) {
 			"unlockUser":                {`mutation($id: ID!) { unlockUser(input: {userId: $id}) { user { id } } }`, map[string]any{"id": doraID}},
 			"resetUserMfa":              {`mutation($id: ID!) { resetUserMfa(input: {userId: $id}) { user { id } } }`, map[string]any{"id": doraID}},
 			"effectivePolicy":           {`query($id: ID!) { effectivePolicy(userId: $id) { mode } }`, map[string]any{"id": doraID}},
-			"userEnrollments":           {`query($id: ID!) { userEnrollments(userId: $id) { id } }`, map[string]any{"id": doraID}},
+			"userEnrollments":           {`query($id: ID!) { userEnrollments(userId: $id) { edges { node { id } } } }`, map[string]any{"id": doraID}},
 			"userTrustedBrowsers":       {`query($id: ID!) { userTrustedBrowsers(userId: $id) { id } }`, map[string]any{"id": doraID}},
 			"removeUserEnrollment":      {`mutation($id: ID!) { removeUserEnrollment(input: {enrollmentId: $id}) { enrollmentId } }`, map[string]any{"id": doraEID}},
 			"removeEnrollment":          {`mutation($id: ID!) { removeEnrollment(input: {enrollmentId: $id}) { enrollmentId } }`, map[string]any{"id": doraEID}},
@@ -302,7 +302,7 @@ func TestAdminCannotReachAnotherOrganization(t *testing.T) {
 		// Filters naming demo's objects find nothing in rival.
 		for q, want := range map[string]string{
 			`query($c: ID!) { users(filter: {companyId: $c}) { totalCount } }`:                                                   `{"users":{"totalCount":0}}`,
-			`query($c: ID!, $id: ID!) { u: policies(filter: {userId: $id}) { id } c: policies(filter: {companyId: $c}) { id } }`: `{"c":[],"u":[]}`,
+			`query($c: ID!, $id: ID!) { u: policies(filter: {userId: $id}) { edges { node { id } } } c: policies(filter: {companyId: $c}) { edges { node { id } } } }`: `{"c":{"edges":[]},"u":{"edges":[]}}`,
 			`query($id: ID!) { auditEvents(filter: {userId: $id}) { totalCount } }`:                                              `{"auditEvents":{"totalCount":0}}`,
 		} {
 			vars := map[string]any{}
@@ -319,7 +319,7 @@ func TestAdminCannotReachAnotherOrganization(t *testing.T) {
 		if after := snapshot(); after != before {
 			t.Fatalf("demo changed:\nbefore %s\nafter  %s", before, after)
 		}
-		if after := jsonOf(rival.must(`{ users { totalCount } policies { id } companies { id } }`, nil)); after != rivalBefore {
+		if after := jsonOf(rival.must(`{ users { totalCount } policies { edges { node { id } } } companies { edges { node { id } } } }`, nil)); after != rivalBefore {
 			t.Fatalf("rival changed: %s, was %s", after, rivalBefore)
 		}
 		// And dora still logs in with her factor.
@@ -498,7 +498,7 @@ func TestLoginTicketOfUserDeactivatedMidLogin(t *testing.T) {
 			"enrollmentId": pending, "ticket": p["ticket"], "response": map[string]any{"code": nedApp.next()}, "trustBrowser": true}})
 		wantRefusal(t, "completeEnrollment after deactivation", r, "UNAUTHENTICATED", "INVALID_TICKET", "")
 		noSession(t, "enrolment after deactivation", browser)
-		if n := len(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { id } }`, map[string]any{"id": nedID})["userEnrollments"].([]any)); n != 0 {
+		if n := len(nodes(admin.must(`query($id: ID!) { userEnrollments(userId: $id) { edges { node { id } } } }`, map[string]any{"id": nedID}), "userEnrollments")); n != 0 {
 			t.Fatalf("a deactivated user's enrolment was activated: %d", n)
 		}
 		if s := status(nedID); s != "DEACTIVATED" {

@@ -35,7 +35,7 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 		if r := alice.post(completeEnrollment, map[string]any{"in": map[string]any{"enrollmentId": pendingID, "response": map[string]any{"code": "000000"}}}); r.code() != "UNAUTHENTICATED" || reason(r) != "INVALID_CODE" {
 			t.Fatalf("wrong enrolment code: %+v", r)
 		}
-		if n := len(alice.must(`{ myEnrollments { id } }`, nil)["myEnrollments"].([]any)); n != 0 {
+		if n := len(nodes(alice.must(`{ myEnrollments { edges { node { id } } } }`, nil), "myEnrollments")); n != 0 {
 			t.Fatalf("pending enrolment listed as active: %d", n)
 		}
 
@@ -81,7 +81,7 @@ func TestTOTPEnrolAndLogin(t *testing.T) {
 		// Rename and list.
 		alice = e.loginAs2FA(t, "alice", app, enrollmentID)
 		alice.must(`mutation($id: ID!) { renameEnrollment(input: {enrollmentId: $id, label: "work phone"}) { enrollment { label } } }`, map[string]any{"id": enrollmentID})
-		if l := dig(alice.must(`{ myEnrollments { label } }`, nil)["myEnrollments"].([]any)[0], "label"); l != "work phone" {
+		if l := dig(nodes(alice.must(`{ myEnrollments { edges { node { label } } } }`, nil), "myEnrollments")[0], "label"); l != "work phone" {
 			t.Fatalf("label %v", l)
 		}
 	})

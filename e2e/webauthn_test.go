@@ -292,7 +292,7 @@ func TestSecurityKeyMustBeHardware(t *testing.T) {
 			}
 		}
 		active := func() string {
-			return jsonOf(uma.must(`{ myEnrollments { factorType status } }`, nil))
+			return jsonOf(uma.must(`{ myEnrollments { edges { node { factorType status } } } }`, nil))
 		}
 		if got := active(); strings.Contains(got, "ACTIVE") {
 			t.Fatalf("a refused key was enrolled: %s", got)

@@ -253,8 +253,9 @@ func (s *Store) userPage(ctx context.Context, q mfa.UserQuery, ks keyset, where 
 }
 
 // usersByRequirement sorts by requirement, then username: the not
-// required, then the required (reversed when descending), each group read
-// in username order, so no page sorts the organization.
+// required, then the required (the groups swapped when descending; each
+// group by username ascending either way), each group read in username
+// order from the index, so no page sorts the organization.
 func (s *Store) usersByRequirement(ctx context.Context, q mfa.UserQuery, where []string, args []any) ([]userRow, error) {
 	groups := []bool{false, true}
 	if q.Desc {
@@ -283,7 +284,7 @@ func (s *Store) usersByRequirement(ctx context.Context, q mfa.UserQuery, where [
 		}
 		w := append(append([]string{}, where...), mfaRequiredSQL+" = ?")
 		a := append(append([]any{}, args...), q.Now.UTC(), g)
-		ks := keyset{cols: userKeysets[mfa.UserOrderUsername], idExpr: "users.id", desc: q.Desc}
+		ks := keyset{cols: userKeysets[mfa.UserOrderUsername], idExpr: "users.id"}
 		rows, err := s.userPage(ctx, sub, ks, w, a, limitOf(q.Page)-len(out))
 		if err != nil {
 			return nil, err
