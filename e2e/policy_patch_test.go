@@ -46,7 +46,7 @@ func TestSetPolicyIsAPatch(t *testing.T) {
 		if got := jsonOf(dig(d, "setPolicy", "policy")); got != want {
 			t.Fatalf("answer to a patch:\n got %s\nwant %s", got, want)
 		}
-		if got := jsonOf(admin.must(orgPolicies, nil)["policies"]); got != "["+want+"]" {
+		if got := jsonOf(nodes(admin.must(orgPolicies, nil), "policies")); got != "["+want+"]" {
 			t.Fatalf("stored after a patch:\n got %s\nwant [%s]", got, want)
 		}
 		if p := loginStep(t, e.client(), "hank", "hank-password-1"); p["status"] != "ENROLLMENT_REQUIRED" || p["token"] != nil {

@@ -301,9 +301,9 @@ func TestAdminCannotReachAnotherOrganization(t *testing.T) {
 		}
 		// Filters naming demo's objects find nothing in rival.
 		for q, want := range map[string]string{
-			`query($c: ID!) { users(filter: {companyId: $c}) { totalCount } }`:                                                   `{"users":{"totalCount":0}}`,
+			`query($c: ID!) { users(filter: {companyId: $c}) { totalCount } }`:                                                                                         `{"users":{"totalCount":0}}`,
 			`query($c: ID!, $id: ID!) { u: policies(filter: {userId: $id}) { edges { node { id } } } c: policies(filter: {companyId: $c}) { edges { node { id } } } }`: `{"c":{"edges":[]},"u":{"edges":[]}}`,
-			`query($id: ID!) { auditEvents(filter: {userId: $id}) { totalCount } }`:                                              `{"auditEvents":{"totalCount":0}}`,
+			`query($id: ID!) { auditEvents(filter: {userId: $id}) { totalCount } }`:                                                                                    `{"auditEvents":{"totalCount":0}}`,
 		} {
 			vars := map[string]any{}
 			if strings.Contains(q, "$c") {
