@@ -216,3 +216,216 @@ func TestOutboxMailSentAfterTheServerStopped(t *testing.T) {
 		})
 	}
 }
+
+const (
+	settingsQuery      = `{ notificationSettings { event subject text html custom enabled variables updatedAt } }`
+	setTemplateMut     = `mutation($in: SetNotificationTemplateInput!) { setNotificationTemplate(input: $in) { setting { event subject text html custom enabled } } }`
+	resetTemplateMut   = `mutation($e: String!) { resetNotificationTemplate(input: {event: $e}) { setting { event subject custom enabled } } }`
+	setEnabledMut      = `mutation($e: String!, $on: Boolean!) { setNotificationEnabled(input: {event: $e, enabled: $on}) { setting { event enabled custom } } }`
+	previewQuery       = `query($in: PreviewNotificationInput!) { previewNotification(input: $in) { subject text html } }`
+	notificationsQuery = `query($f: NotificationFilter, $first: Int, $after: String) { notifications(first: $first, after: $after, filter: $f) {
+	  totalCount pageInfo { hasNextPage endCursor }
+	  edges { node { id event status to user { id username } attempts lastError createdAt sentAt nextAttemptAt } } } }`
+)
+
+// setting returns the organization's setting of ev as the client sees it.
+func setting(t *testing.T, c *client, ev string) map[string]any {
+	t.Helper()
+	for _, s := range c.must(settingsQuery, nil)["notificationSettings"].([]any) {
+		if m := s.(map[string]any); m["event"] == ev {
+			return m
+		}
+	}
+	t.Fatalf("no setting for %s", ev)
+	return nil
+}
+
+// lockOut makes five wrong logins of user, which locks them and writes an
+// account.locked mail.
+func lockOut(e *env, user string) {
+	c := e.client()
+	for range 5 {
+		c.login("demo", user, "wrong-password-000")
+	}
+}
+
+// Template overrides: only MANAGE_ORGANIZATION sets them, bad ones are
+// refused with BAD_USER_INPUT naming the part and line and change nothing,
+// a good one is used by the next mail of the organization only, previews
+// send nothing, a switched-off event is SKIPPED, and a reset restores the
+// default.
+func TestNotificationTemplateRules(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		helpdesk, _ := newUser(t, e, admin, "helpdesk", map[string]any{"permissions": []string{"MANAGE_USERS", "VIEW_AUDIT"}})
+		other := e.otherOrganization("other")
+		before := setting(t, admin, "account.locked")
+		if before["custom"] != false || before["enabled"] != true || !strings.Contains(before["subject"].(string), "locked") {
+			t.Fatalf("default setting: %v", before)
+		}
+		vars := strings.Join(toStrings(before["variables"]), ",")
+		if vars != "username,display_name,organization_name,public_url,until" {
+			t.Errorf("variables: %s", vars)
+		}
+		big := strings.Repeat("x", 64<<10+1)
+		refused := map[string]struct {
+			c     *client
+			in    map[string]any
+			code  string
+			field string
+			msg   string
+		}{
+			"no MANAGE_ORGANIZATION": {helpdesk, map[string]any{"event": "account.locked", "subject": "x"}, "FORBIDDEN", "", ""},
+			"unknown event":          {admin, map[string]any{"event": "account.exploded", "subject": "x"}, "BAD_USER_INPUT", "event", "unknown event"},
+			"does not parse":         {admin, map[string]any{"event": "account.locked", "text": "Hi\n{{if .username}}"}, "BAD_USER_INPUT", "text", "text line 2"},
+			"unknown variable":       {admin, map[string]any{"event": "account.locked", "html": "<p>\n{{.password}}</p>"}, "BAD_USER_INPUT", "html", "html line 2: unknown variable .password"},
+			"another event's var":    {admin, map[string]any{"event": "account.locked", "subject": "{{.link}}"}, "BAD_USER_INPUT", "subject", "subject line 1: unknown variable .link"},
+			"range":                  {admin, map[string]any{"event": "account.locked", "text": "{{range 1000000000}}x{{end}}"}, "BAD_USER_INPUT", "text", "range is not allowed"},
+			"oversize":               {admin, map[string]any{"event": "account.locked", "html": big}, "BAD_USER_INPUT", "html", "64 KiB"},
+		}
+		for name, c := range refused {
+			r := c.c.post(setTemplateMut, map[string]any{"in": c.in})
+			wantRefusal(t, name, r, c.code, "", c.field)
+			if len(r.Errors) > 0 && !strings.Contains(r.Errors[0].Message, c.msg) {
+				t.Errorf("%s: message %q lacks %q", name, r.Errors[0].Message, c.msg)
+			}
+			// Preview checks the same way.
+			if c.code == "BAD_USER_INPUT" {
+				wantRefusal(t, name+" (preview)", c.c.post(previewQuery, map[string]any{"in": c.in}), c.code, "", c.field)
+			}
+		}
+		wantRefusal(t, "switch without MANAGE_ORGANIZATION", helpdesk.post(setEnabledMut, map[string]any{"e": "account.locked", "on": false}), "FORBIDDEN", "", "")
+		wantRefusal(t, "reset without MANAGE_ORGANIZATION", helpdesk.post(resetTemplateMut, map[string]any{"e": "account.locked"}), "FORBIDDEN", "", "")
+		wantRefusal(t, "switch an unknown event", admin.post(setEnabledMut, map[string]any{"e": "nope", "on": false}), "BAD_USER_INPUT", "", "event")
+		if after := setting(t, admin, "account.locked"); jsonOf(after) != jsonOf(before) {
+			t.Fatalf("refused calls changed the setting: %v", after)
+		}
+
+		// A preview renders sample data (escaped in HTML) and sends nothing.
+		p := admin.must(previewQuery, map[string]any{"in": map[string]any{"event": "account.locked", "subject": "Locked at {{.organization_name}}",
+			"html": "<p>{{.display_name}} until {{.until}}</p>"}})["previewNotification"].(map[string]any)
+		if p["subject"] != "Locked at demo" || !strings.Contains(p["html"].(string), "Jane Doe until 2030") || !strings.Contains(p["text"].(string), "was locked") {
+			t.Errorf("preview: %v", p)
+		}
+
+		set := admin.must(setTemplateMut, map[string]any{"in": map[string]any{"event": "account.locked",
+			"subject": "{{.organization_name}}: {{.username}} is locked", "html": "<p>{{.display_name}}</p>"}})
+		if s := dig(set, "setNotificationTemplate", "setting").(map[string]any); s["custom"] != true || !strings.Contains(s["text"].(string), "too many failed") {
+			t.Errorf("set: %v", s)
+		}
+		if s := setting(t, other, "account.locked"); s["custom"] != false {
+			t.Errorf("another organization's setting changed: %v", s)
+		}
+		e.createUser(admin, map[string]any{"username": "carol", "email": "carol@example.com", "displayName": "<b>Carol</b>", "password": "carol-password-123"})
+		lockOut(e, "carol")
+		m := e.mailsTo("carol@example.com", 1)[0]
+		if m.Subject() != "demo: carol is locked" || !strings.Contains(m.HTML(), "&lt;b&gt;Carol&lt;/b&gt;") || !strings.Contains(m.Text(), "too many failed") {
+			t.Errorf("overridden mail: %q %q %q", m.Subject(), m.HTML(), m.Text())
+		}
+
+		// Switched off: the row is SKIPPED, nothing is sent.
+		admin.must(setEnabledMut, map[string]any{"e": "account.locked", "on": false})
+		daveID := e.createUser(admin, map[string]any{"username": "dave", "email": "dave@example.com", "password": "dave-password-1234"})
+		lockOut(e, "dave")
+		st := e.outbox()
+		org, _ := st.OrganizationBySlug(context.Background(), "demo")
+		waitRows(t, st, org.ID, 2, func(n mfa.Notification) bool {
+			return (n.UserID == daveID && n.Status == mfa.NotificationSkipped) || (n.UserID != daveID && n.Status == mfa.NotificationSent)
+		})
+		if n := len(e.mail().Messages()); n != 1 {
+			t.Errorf("%d mails, want only carol's", n)
+		}
+
+		reset := admin.must(resetTemplateMut, map[string]any{"e": "account.locked"})
+		if s := dig(reset, "resetNotificationTemplate", "setting").(map[string]any); s["custom"] != false || s["subject"] != before["subject"] || s["enabled"] != false {
+			t.Errorf("reset: %v", s)
+		}
+		admin.must(setEnabledMut, map[string]any{"e": "account.locked", "on": true})
+		if s := setting(t, admin, "account.locked"); s["custom"] != false || s["enabled"] != true {
+			t.Errorf("after reset and switch on: %v", s)
+		}
+	})
+}
+
+// The outbox list: VIEW_AUDIT only, one organization's rows, newest first,
+// filtered by status, user and event.
+func TestNotificationsListForAuditors(t *testing.T) {
+	eachDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		auditor, _ := newUser(t, e, admin, "auditor", map[string]any{"permissions": []string{"VIEW_AUDIT"}})
+		manager, _ := newUser(t, e, admin, "manager", map[string]any{"permissions": []string{"MANAGE_USERS"}})
+		other := e.otherOrganization("other")
+		carolID := e.createUser(admin, map[string]any{"username": "carol", "email": "carol@example.com", "password": "carol-password-123"})
+		daveID := e.createUser(admin, map[string]any{"username": "dave", "email": "dave@example.com", "password": "dave-password-1234"})
+		lockOut(e, "carol")
+		e.mailsTo("carol@example.com", 1)
+		e.clock.Advance(time.Second)
+		lockOut(e, "dave")
+		e.mailsTo("dave@example.com", 1)
+		st := e.outbox()
+		org, _ := st.OrganizationBySlug(context.Background(), "demo")
+		waitRows(t, st, org.ID, 2, func(n mfa.Notification) bool { return n.Status == mfa.NotificationSent })
+
+		list := func(c *client, f map[string]any) []map[string]any {
+			t.Helper()
+			d := c.must(notificationsQuery, map[string]any{"f": f})
+			var out []map[string]any
+			for _, e := range dig(d, "notifications", "edges").([]any) {
+				out = append(out, e.(map[string]any)["node"].(map[string]any))
+			}
+			return out
+		}
+		all := list(auditor, nil)
+		if len(all) != 2 || all[0]["to"] != "dave@example.com" || all[1]["to"] != "carol@example.com" {
+			t.Fatalf("not newest first: %v", all)
+		}
+		n := all[1]
+		if n["event"] != "account.locked" || n["status"] != "SENT" || n["attempts"] != float64(1) ||
+			n["lastError"] != "" || n["sentAt"] == nil || n["createdAt"] == nil || n["nextAttemptAt"] == nil {
+			t.Errorf("row: %v", n)
+		}
+		// The user is shown to those who may read users (as in the audit
+		// log): the admin, not the auditor.
+		if n["user"] != nil {
+			t.Errorf("an auditor without MANAGE_USERS reads the user: %v", n["user"])
+		}
+		if got := list(admin, nil); dig(got[0], "user", "id") != daveID || dig(got[1], "user", "username") != "carol" {
+			t.Errorf("admin's view of the users: %v", got)
+		}
+		if got := list(auditor, map[string]any{"userId": carolID}); len(got) != 1 || got[0]["to"] != "carol@example.com" {
+			t.Errorf("userId filter: %v", got)
+		}
+		if got := list(auditor, map[string]any{"status": "PENDING"}); len(got) != 0 {
+			t.Errorf("status filter: %v", got)
+		}
+		if got := list(auditor, map[string]any{"event": "account.locked", "status": "SENT"}); len(got) != 2 {
+			t.Errorf("event filter: %v", got)
+		}
+		if got := list(auditor, map[string]any{"event": "mfa.reset"}); len(got) != 0 {
+			t.Errorf("event filter: %v", got)
+		}
+		page := auditor.must(notificationsQuery, map[string]any{"first": 1})
+		if dig(page, "notifications", "totalCount") != float64(2) || dig(page, "notifications", "pageInfo", "hasNextPage") != true {
+			t.Errorf("first page: %v", page)
+		}
+		next := auditor.must(notificationsQuery, map[string]any{"first": 1, "after": dig(page, "notifications", "pageInfo", "endCursor")})
+		if edges := dig(next, "notifications", "edges").([]any); len(edges) != 1 || dig(edges[0], "node", "to") != "carol@example.com" {
+			t.Errorf("second page: %v", next)
+		}
+		if got := list(other, nil); len(got) != 0 {
+			t.Errorf("another organization sees %d rows", len(got))
+		}
+		wantRefusal(t, "without VIEW_AUDIT", manager.post(notificationsQuery, nil), "FORBIDDEN", "", "")
+		wantRefusal(t, "unknown event filter", auditor.post(notificationsQuery, map[string]any{"f": map[string]any{"event": "nope"}}), "BAD_USER_INPUT", "", "filter.event")
+		wantRefusal(t, "bad user id", auditor.post(notificationsQuery, map[string]any{"f": map[string]any{"userId": "x"}}), "BAD_USER_INPUT", "", "filter.userId")
+		wantRefusal(t, "bad cursor", auditor.post(notificationsQuery, map[string]any{"after": "bm9wZQ"}), "BAD_USER_INPUT", "", "after")
+	})
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}

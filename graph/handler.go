@@ -110,6 +110,8 @@ var secretFields = map[string]bool{
 	"finishPasskeyLogin": true,
 	"completeEnrollment": true,
 	"changePassword":     true,
+	"confirmMfaRecovery": true,
+	"disableMyMfa":       true,
 }
 
 // secretCheckLimit refuses, before anything runs, an operation that selects

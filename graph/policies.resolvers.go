@@ -89,6 +89,16 @@ func (r *effectivePolicyResolver) AllowPasswordlessSource(ctx context.Context, o
 	return obj.AllowPasswordless.Level, nil
 }
 
+// AllowSelfServiceRecovery is the resolver for the allowSelfServiceRecovery field.
+func (r *effectivePolicyResolver) AllowSelfServiceRecovery(ctx context.Context, obj *mfa.EffectivePolicy) (bool, error) {
+	return obj.AllowSelfServiceRecovery.Value, nil
+}
+
+// AllowSelfServiceRecoverySource is the resolver for the allowSelfServiceRecoverySource field.
+func (r *effectivePolicyResolver) AllowSelfServiceRecoverySource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error) {
+	return obj.AllowSelfServiceRecovery.Level, nil
+}
+
 // SetPolicy is the resolver for the setPolicy field.
 func (r *mutationResolver) SetPolicy(ctx context.Context, input model.SetPolicyInput) (*model.SetPolicyPayload, error) {
 	v, err := viewer(ctx)

@@ -24,12 +24,13 @@ func policyPatch(in model.SetPolicyInput) mfa.PolicyPatch {
 		}
 	}
 	return mfa.PolicyPatch{
-		Mode:               change(in.Mode),
-		AllowedFactorTypes: allowed,
-		EnforceFrom:        change(in.EnforceFrom),
-		TrustedBrowserDays: change(in.TrustedBrowserDays),
-		MaxFailedAttempts:  change(in.MaxFailedAttempts),
-		LockoutMinutes:     change(in.LockoutMinutes),
-		AllowPasswordless:  change(in.AllowPasswordless),
+		Mode:                     change(in.Mode),
+		AllowedFactorTypes:       allowed,
+		EnforceFrom:              change(in.EnforceFrom),
+		TrustedBrowserDays:       change(in.TrustedBrowserDays),
+		MaxFailedAttempts:        change(in.MaxFailedAttempts),
+		LockoutMinutes:           change(in.LockoutMinutes),
+		AllowPasswordless:        change(in.AllowPasswordless),
+		AllowSelfServiceRecovery: change(in.AllowSelfServiceRecovery),
 	}
 }

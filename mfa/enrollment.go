@@ -409,7 +409,20 @@ func (s *Service) RemoveEnrollment(ctx context.Context, v *Viewer, id string) er
 		if err := s.afterFactorRemoved(ctx, tx, u); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditFactorRemoved, map[string]string{"enrollment_id": e.ID, "factor_type": e.FactorType})
+		if err := s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditFactorRemoved, map[string]string{"enrollment_id": e.ID, "factor_type": e.FactorType}); err != nil {
+			return err
+		}
+		if u.ID != v.User.ID {
+			// An admin removed it: the user is told.
+			d := actorData(v)
+			d["factor_type"], d["factor_label"] = e.FactorType, e.Label
+			return s.notify(ctx, tx, u.OrganizationID, []User{*u}, EventFactorRemoved, d)
+		}
+		if len(active) == 1 {
+			// The user removed their last factor: their MFA is off.
+			return s.notifyManagers(ctx, tx, u, "last_factor_removed")
+		}
+		return nil
 	})
 }
 

@@ -106,10 +106,14 @@ func (a *attempt) failed(ctx context.Context, reason string, details map[string]
 		if err := s.audit(ctx, tx, a.orgID, "", a.sub.UserID, AuditLoginFailed, details); err != nil {
 			return err
 		}
-		if justLocked {
-			return s.audit(ctx, tx, a.orgID, "", a.sub.UserID, AuditLoginLocked, map[string]string{"until": now.Add(a.lockFor).Format(time.RFC3339)})
+		if !justLocked {
+			return nil
 		}
-		return nil
+		until := now.Add(a.lockFor).Format(time.RFC3339)
+		if err := s.audit(ctx, tx, a.orgID, "", a.sub.UserID, AuditLoginLocked, map[string]string{"until": until}); err != nil {
+			return err
+		}
+		return s.notifyLocked(ctx, tx, a.sub.UserID, until)
 	})
 	return locked, err
 }

@@ -3,6 +3,7 @@ package mfa
 import (
 	"context"
 	"maps"
+	"strings"
 	"time"
 )
 
@@ -95,10 +96,24 @@ func (s *Service) notify(ctx context.Context, tx Store, orgID string, to []User,
 			ID: newID(), OrganizationID: orgID, UserID: u.ID, To: u.Email, Event: ev, Data: d,
 			Status: NotificationPending, NextAttemptAt: now, CreatedAt: now,
 		}
-		if u.Email == "" {
+		if !deliverable(u.Email) {
 			n.Status, n.LastError = NotificationSkipped, "the user has no email address"
+			details := map[string]string{"event": string(ev), "reason": "no_email"}
+			if err := s.audit(ctx, tx, orgID, "", u.ID, AuditNotificationSkipped, details); err != nil {
+				return err
+			}
 		}
 		rows = append(rows, n)
 	}
 	return tx.EnqueueNotifications(ctx, rows)
+}
+
+// AuditNotificationSkipped: a notification was not sent because its
+// recipient has no email address (details: event, reason).
+const AuditNotificationSkipped AuditAction = "notification.skipped"
+
+// deliverable reports whether mail can reach addr: not empty, and not in
+// the reserved .invalid domain (RFC 2606) that bootstrap admins get.
+func deliverable(addr string) bool {
+	return addr != "" && !strings.HasSuffix(strings.ToLower(addr), ".invalid")
 }

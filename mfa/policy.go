@@ -73,6 +73,9 @@ type PolicySettings struct {
 	MaxFailedAttempts  *int
 	LockoutMinutes     *int
 	AllowPasswordless  *bool
+	// AllowSelfServiceRecovery lets users recover a lost device by an
+	// emailed link (requestMfaRecovery); default on.
+	AllowSelfServiceRecovery *bool
 }
 
 // Policy is the settings of one scope of an organization.
@@ -102,6 +105,8 @@ type EffectivePolicy struct {
 	MaxFailedAttempts  Setting[int]
 	LockoutMinutes     Setting[int]
 	AllowPasswordless  Setting[bool]
+	// AllowSelfServiceRecovery: lost-device links may be requested.
+	AllowSelfServiceRecovery Setting[bool]
 	// listed is the allowed list as the winning policy wrote it, uninstalled
 	// types included (nil: no policy lists types, so every type). A factor
 	// of a listed type whose plugin is missing is unavailable, not ignored.
@@ -140,6 +145,9 @@ func resolve(policies []Policy, user *User, installed []string, cfg Config) *Eff
 		MaxFailedAttempts:  Setting[int]{Value: cfg.MaxFailedAttempts, Level: LevelDefault},
 		LockoutMinutes:     Setting[int]{Value: int(cfg.LockoutDuration / time.Minute), Level: LevelDefault},
 		AllowPasswordless:  Setting[bool]{Value: true, Level: LevelDefault},
+		// Self-service recovery still needs the password and tells the
+		// organization's managers.
+		AllowSelfServiceRecovery: Setting[bool]{Value: true, Level: LevelDefault},
 	}
 	// Walk from least to most specific so the most specific set value wins.
 	for i := len(levelOrder) - 1; i >= 0; i-- {
@@ -169,6 +177,7 @@ func resolve(policies []Policy, user *User, installed []string, cfg Config) *Eff
 			set(&ep.MaxFailedAttempts, p.MaxFailedAttempts, p)
 			set(&ep.LockoutMinutes, p.LockoutMinutes, p)
 			set(&ep.AllowPasswordless, p.AllowPasswordless, p)
+			set(&ep.AllowSelfServiceRecovery, p.AllowSelfServiceRecovery, p)
 		}
 	}
 	return ep
@@ -443,18 +452,21 @@ type PolicyPatch struct {
 	MaxFailedAttempts  Change[int]
 	LockoutMinutes     Change[int]
 	AllowPasswordless  Change[bool]
+	// AllowSelfServiceRecovery: lost-device links by email.
+	AllowSelfServiceRecovery Change[bool]
 }
 
 // apply returns old with the patch's changes.
 func (p PolicyPatch) apply(old PolicySettings) PolicySettings {
 	out := PolicySettings{
-		Mode:               p.Mode.apply(old.Mode),
-		TrustedBrowserDays: p.TrustedBrowserDays.apply(old.TrustedBrowserDays),
-		MaxFailedAttempts:  p.MaxFailedAttempts.apply(old.MaxFailedAttempts),
-		LockoutMinutes:     p.LockoutMinutes.apply(old.LockoutMinutes),
-		AllowPasswordless:  p.AllowPasswordless.apply(old.AllowPasswordless),
-		AllowedFactorTypes: old.AllowedFactorTypes,
-		EnforceFrom:        p.EnforceFrom.apply(old.EnforceFrom),
+		Mode:                     p.Mode.apply(old.Mode),
+		TrustedBrowserDays:       p.TrustedBrowserDays.apply(old.TrustedBrowserDays),
+		MaxFailedAttempts:        p.MaxFailedAttempts.apply(old.MaxFailedAttempts),
+		LockoutMinutes:           p.LockoutMinutes.apply(old.LockoutMinutes),
+		AllowPasswordless:        p.AllowPasswordless.apply(old.AllowPasswordless),
+		AllowSelfServiceRecovery: p.AllowSelfServiceRecovery.apply(old.AllowSelfServiceRecovery),
+		AllowedFactorTypes:       old.AllowedFactorTypes,
+		EnforceFrom:              p.EnforceFrom.apply(old.EnforceFrom),
 	}
 	if p.AllowedFactorTypes.Set {
 		out.AllowedFactorTypes = nil
@@ -607,6 +619,9 @@ func (s *Service) SetPolicy(ctx context.Context, v *Viewer, req SetPolicyRequest
 		if err := tx.UpsertPolicy(ctx, p); err != nil {
 			return err
 		}
+		if err := s.notifyPolicyChange(ctx, tx, orgID, req.Scope, oldSettings(old), p.PolicySettings, target); err != nil {
+			return err
+		}
 		d := scopeDetails(req.Scope)
 		maps.Copy(d, changes)
 		out = p
@@ -666,6 +681,7 @@ func policyChanges(a, b PolicySettings) map[string]string {
 	add("max_failed_attempts", policyValue(a.MaxFailedAttempts, strconv.Itoa), policyValue(b.MaxFailedAttempts, strconv.Itoa))
 	add("lockout_minutes", policyValue(a.LockoutMinutes, strconv.Itoa), policyValue(b.LockoutMinutes, strconv.Itoa))
 	add("allow_passwordless", policyValue(a.AllowPasswordless, strconv.FormatBool), policyValue(b.AllowPasswordless, strconv.FormatBool))
+	add("allow_self_service_recovery", policyValue(a.AllowSelfServiceRecovery, strconv.FormatBool), policyValue(b.AllowSelfServiceRecovery, strconv.FormatBool))
 	return d
 }
 
@@ -678,7 +694,8 @@ func policyValue[T any](v *T, format func(T) string) string {
 
 // ClearPolicy removes a scope's policy, so it inherits again.
 func (s *Service) ClearPolicy(ctx context.Context, v *Viewer, sc PolicyScope) error {
-	if _, err := s.checkScope(ctx, v, sc); err != nil {
+	target, err := s.checkScope(ctx, v, sc)
+	if err != nil {
 		return err
 	}
 	return s.store.Transaction(ctx, func(tx Store) error {
@@ -688,6 +705,9 @@ func (s *Service) ClearPolicy(ctx context.Context, v *Viewer, sc PolicyScope) er
 		}
 		if err := tx.DeletePolicy(ctx, v.User.OrganizationID, sc); err != nil {
 			return notFound(err, "policy")
+		}
+		if err := s.notifyPolicyChange(ctx, tx, v.User.OrganizationID, sc, oldSettings(old), PolicySettings{}, target); err != nil {
+			return err
 		}
 		d := scopeDetails(sc)
 		maps.Copy(d, policyChanges(oldSettings(old), PolicySettings{}))
@@ -720,9 +740,22 @@ func (s *Service) Policies(ctx context.Context, v *Viewer, filter PolicyScope) (
 // PolicyEnforced reports whether an effective policy requires MFA now.
 func (s *Service) PolicyEnforced(p *EffectivePolicy) bool { return p.Enforced(s.now()) }
 
-// resetMFA removes a user's factors, recovery codes, trusted browsers and
-// enrollment requests, through tx.
+// resetMFA is an admin removing a user's factors, recovery codes and
+// trusted browsers, through tx; the user is told by mail.
 func (s *Service) resetMFA(ctx context.Context, tx Store, v *Viewer, u *User) error {
+	if err := s.removeMFA(ctx, tx, u); err != nil {
+		return err
+	}
+	if err := s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditMFAReset, nil); err != nil {
+		return err
+	}
+	return s.notify(ctx, tx, u.OrganizationID, []User{*u}, EventMFAReset, actorData(v))
+}
+
+// removeMFA deletes a user's factors, recovery codes and trusted browsers
+// through tx (an admin's reset, a lost-device recovery, the user switching
+// MFA off).
+func (s *Service) removeMFA(ctx context.Context, tx Store, u *User) error {
 	if err := tx.DeleteUserEnrollments(ctx, u.ID); err != nil {
 		return err
 	}

@@ -33,7 +33,10 @@ func (s *Service) RequestEnrollment(ctx context.Context, v *Viewer, userID, fact
 		if err := tx.CreateEnrollmentRequest(ctx, r); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditEnrollmentRequested, map[string]string{"factor_type": factorType})
+		if err := s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditEnrollmentRequested, map[string]string{"factor_type": factorType}); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, u.OrganizationID, []User{*u}, EventMFARequired, map[string]string{"reason": "enrollment_request"})
 	})
 	if errors.Is(err, ErrDuplicate) {
 		return nil, &Error{Code: CodeConflict, Message: "this factor type is already requested for the user"}

@@ -31,6 +31,14 @@ type Config struct {
 	AuthRatePerMinute int
 	// Assertion tunes session assertions for backends.
 	Assertion AssertionConfig
+	// PublicURL is the base of links in mails (TWOFOLD_PUBLIC_URL), e.g.
+	// https://mfa.example.com; a link is {PublicURL}/demo#recover={token}.
+	PublicURL string
+	// RecoveryLinkTTL bounds lost-device and password-reset links
+	// (TWOFOLD_RECOVERY_LINK_TTL).
+	RecoveryLinkTTL time.Duration
+	// RecoveryLinksPerHour bounds the links of each kind sent per account.
+	RecoveryLinksPerHour int
 	// AuditRetention deletes audit events older than this in the periodic
 	// purge (TWOFOLD_AUDIT_RETENTION); zero keeps them forever.
 	AuditRetention time.Duration
@@ -75,6 +83,12 @@ func (c Config) withDefaults() Config {
 		c.AuthRatePerMinute = DefaultAuthRatePerMinute
 	}
 	c.Assertion = c.Assertion.withDefaults()
+	if c.RecoveryLinkTTL <= 0 {
+		c.RecoveryLinkTTL = DefaultRecoveryLinkTTL
+	}
+	if c.RecoveryLinksPerHour <= 0 {
+		c.RecoveryLinksPerHour = DefaultRecoveryLinksPerHour
+	}
 	return c
 }
 

@@ -141,7 +141,10 @@ func (s *Service) ChangePassword(ctx context.Context, v *Viewer, current, next s
 		if err := tx.DeleteUserTrustedBrowsers(ctx, user.ID); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditPasswordChanged, nil)
+		if err := s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditPasswordChanged, nil); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, user.OrganizationID, []User{*user}, EventPasswordChanged, passwordChangedData(ctx))
 	})
 }
 

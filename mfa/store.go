@@ -81,6 +81,7 @@ type Store interface {
 	FactorStore
 	PolicyStore
 	SealStore
+	RecoveryStore
 	AssertionStore
 	NotificationStore
 	AuditArchiveStore

@@ -65,7 +65,12 @@ func (s *Service) trustBrowser(ctx context.Context, tx Store, user *User, res *L
 		return err
 	}
 	res.TrustedBrowserToken, res.TrustedBrowserExpiresAt = token, tb.ExpiresAt
-	return s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditTrustGranted, map[string]string{"trusted_browser_id": tb.ID, "days": itoa(days)})
+	if err := s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditTrustGranted, map[string]string{"trusted_browser_id": tb.ID, "days": itoa(days)}); err != nil {
+		return err
+	}
+	return s.notify(ctx, tx, user.OrganizationID, []User{*user}, EventBrowserTrusted, map[string]string{
+		"browser": tb.UserAgent, "ip": tb.IP, "until": tb.ExpiresAt.Format(time.RFC3339),
+	})
 }
 
 // TrustedBrowsers lists a user's trusted browsers (their own, or with

@@ -308,7 +308,10 @@ func (s *Service) UnlockUser(ctx context.Context, v *Viewer, userID string) (*Us
 		if err := tx.ResetLoginFailures(ctx, u.ID); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditUserUnlocked, nil)
+		if err := s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditUserUnlocked, nil); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, u.OrganizationID, []User{*u}, EventUnlocked, actorData(v))
 	})
 	u.FailedAttempts, u.LockedUntil = 0, nil
 	return u, err

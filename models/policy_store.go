@@ -15,7 +15,7 @@ func fromPolicy(p *mfa.Policy) *policy {
 	r := &policy{
 		ID: p.ID, OrganizationID: p.OrganizationID, CompanyID: p.Scope.CompanyID, UserType: p.Scope.UserType, UserID: p.Scope.UserID,
 		EnforceFrom: p.EnforceFrom, TrustedBrowserDays: p.TrustedBrowserDays, MaxFailedAttempts: p.MaxFailedAttempts,
-		LockoutMinutes: p.LockoutMinutes, AllowPasswordless: p.AllowPasswordless, UpdatedBy: p.UpdatedBy, UpdatedAt: p.UpdatedAt,
+		LockoutMinutes: p.LockoutMinutes, AllowPasswordless: p.AllowPasswordless, AllowSelfServiceRecovery: p.AllowSelfServiceRecovery, UpdatedBy: p.UpdatedBy, UpdatedAt: p.UpdatedAt,
 	}
 	if p.Mode != nil {
 		m := string(*p.Mode)
@@ -36,6 +36,7 @@ func (r *policy) toMFA() mfa.Policy {
 	}
 	p.EnforceFrom, p.TrustedBrowserDays, p.MaxFailedAttempts = utc(r.EnforceFrom), r.TrustedBrowserDays, r.MaxFailedAttempts
 	p.LockoutMinutes, p.AllowPasswordless = r.LockoutMinutes, r.AllowPasswordless
+	p.AllowSelfServiceRecovery = r.AllowSelfServiceRecovery
 	if r.Mode != nil {
 		m := mfa.MfaMode(*r.Mode)
 		p.Mode = &m
@@ -52,7 +53,7 @@ func (s *Store) UpsertPolicy(ctx context.Context, p *mfa.Policy) error {
 	return translate(s.conn(ctx).Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "organization_id"}, {Name: "company_id"}, {Name: "user_type"}, {Name: "user_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"mode", "allowed_factor_types", "enforce_from", "trusted_browser_days",
-			"max_failed_attempts", "lockout_minutes", "allow_passwordless", "updated_by", "updated_at"}),
+			"max_failed_attempts", "lockout_minutes", "allow_passwordless", "allow_self_service_recovery", "updated_by", "updated_at"}),
 	}).Create(r).Error)
 }
 
@@ -198,6 +199,8 @@ func (s *Store) PurgeExpired(ctx context.Context, now, idleCutoff time.Time) (in
 			db.Where("expires_at <= ?", now).Delete(&loginTicket{}),
 			db.Where("status = ? AND expires_at <= ?", string(mfa.EnrollmentPending), now).Delete(&enrollment{}),
 			db.Where("expires_at <= ?", now).Delete(&trustedBrowser{}),
+			// Links stay an hour past their expiry: the per-account limit counts them.
+			db.Where("expires_at <= ? AND created_at <= ?", now, now.Add(-time.Hour)).Delete(&recoveryLink{}),
 			// A name's count ends a day after its last attempt, unless locked.
 			db.Where("updated_at <= ? AND (locked_until IS NULL OR locked_until <= ?)", now.Add(-24*time.Hour), now).Delete(&loginThrottle{}),
 		} {

@@ -145,8 +145,10 @@ type policy struct {
 	MaxFailedAttempts  *int
 	LockoutMinutes     *int
 	AllowPasswordless  *bool
-	UpdatedBy          string    `gorm:"size:36;not null"`
-	UpdatedAt          time.Time `gorm:"not null"`
+	// AllowSelfServiceRecovery NULL inherits (default on).
+	AllowSelfServiceRecovery *bool
+	UpdatedBy                string    `gorm:"size:36;not null"`
+	UpdatedAt                time.Time `gorm:"not null"`
 }
 
 type trustedBrowser struct {

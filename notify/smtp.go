@@ -100,16 +100,26 @@ func ParseSMTPURL(raw, caFile string) (SMTPConfig, error) {
 		return SMTPConfig{}, errors.New("refuses to send a password without TLS (tls=none with credentials)")
 	}
 	if caFile != "" {
-		pemBytes, err := os.ReadFile(caFile)
+		pool, err := LoadCAFile(caFile)
 		if err != nil {
-			return SMTPConfig{}, fmt.Errorf("CA file: %w", err)
+			return SMTPConfig{}, err
 		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pemBytes) {
-			return SMTPConfig{}, fmt.Errorf("CA file %s holds no PEM certificate", caFile)
-		}
+		c.RootCAs = pool
 	}
 	return c, nil
+}
+
+// LoadCAFile reads a PEM file of CA certificates (TWOFOLD_SMTP_CA_FILE).
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	pemBytes, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // Mail is one rendered message.

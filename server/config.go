@@ -134,6 +134,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	readScaleConfig(&r, &c)
 	readAssertionConfig(&r, &c)
 	readMailConfig(&r, &c)
+	readRecoveryConfig(&r, &c)
 	return c, errors.Join(r.errs...)
 }
 

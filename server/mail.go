@@ -63,8 +63,13 @@ func readMailConfig(r *envReader, c *Config) {
 func (m MailConfig) check() map[string]error {
 	errs := map[string]error{}
 	if m.SMTPURL != "" {
-		if _, err := notify.ParseSMTPURL(m.SMTPURL, m.SMTPCAFile); err != nil {
+		if _, err := notify.ParseSMTPURL(m.SMTPURL, ""); err != nil {
 			errs["TWOFOLD_SMTP_URL"] = err
+		}
+		if m.SMTPCAFile != "" {
+			if _, err := notify.LoadCAFile(m.SMTPCAFile); err != nil {
+				errs["TWOFOLD_SMTP_CA_FILE"] = err
+			}
 		}
 		if m.From == "" {
 			errs["TWOFOLD_MAIL_FROM"] = fmt.Errorf("is required when TWOFOLD_SMTP_URL is set")
@@ -97,7 +102,7 @@ func (s *Server) newMailWorker(templates *notify.Templates) (*notify.Worker, err
 	if m.SMTPURL != "" {
 		smtp, err := notify.ParseSMTPURL(m.SMTPURL, m.SMTPCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("TWOFOLD_SMTP_URL: %w", err)
+			return nil, fmt.Errorf("TWOFOLD_SMTP_URL, TWOFOLD_SMTP_CA_FILE: %w", err)
 		}
 		wc.Sender = notify.NewSMTPSender(smtp)
 	} else {

@@ -30,6 +30,8 @@ type Server struct {
 	metrics *metrics
 	service *mfa.Service
 	handler http.Handler
+	// stopJobs ends the notification job loop (Close).
+	stopJobs context.CancelFunc
 	// mailer sends the outbox (server/mail.go).
 	mailer *notify.Worker
 }
@@ -67,6 +69,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.handler = s.routes()
+	jobs, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopJobs = stop
+	go s.notificationJobLoop(jobs, notificationJobInterval)
 	return s, nil
 }
 
@@ -97,6 +102,7 @@ func (s *Server) init(ctx context.Context, o options) error {
 		return err
 	}
 	mfaOpts = append(mfaOpts, mfa.WithNotificationTemplates(templates))
+	s.cfg.MFA.PublicURL = s.cfg.mfaPublicURL()
 	s.service, err = mfa.New(s.store, s.cfg.MFA, append(mfaOpts, o.mfa...)...)
 	if err != nil {
 		return err
@@ -150,6 +156,9 @@ func (s *Server) Service() *mfa.Service { return s.service }
 func (s *Server) Close() error {
 	if s.mailer != nil {
 		s.mailer.Stop()
+	}
+	if s.stopJobs != nil {
+		s.stopJobs()
 	}
 	if s.plugins != nil {
 		s.plugins.Close()

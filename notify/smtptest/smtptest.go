@@ -69,6 +69,7 @@ type Sink struct {
 
 	mu     sync.Mutex
 	srv    *smtp.Server
+	ln     net.Listener
 	msgs   []Message
 	reject func(rcpt string) error
 	wake   chan struct{} // closed and replaced on every accepted message
@@ -114,7 +115,7 @@ func (s *Sink) serve(ln net.Listener) {
 		srv.TLSConfig = s.tlsCfg
 	}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
 }
@@ -143,10 +144,13 @@ func (s *Sink) CertPool() *x509.CertPool { return s.caPool }
 // refused" until Up.
 func (s *Sink) Down() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
 	if srv != nil {
+		// Close the listener ourselves too: Serve may not have registered
+		// it with the server yet.
+		_ = ln.Close()
 		_ = srv.Close()
 	}
 }
