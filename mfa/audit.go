@@ -80,8 +80,14 @@ func ClientFrom(ctx context.Context) Client {
 // audit writes an event through st (normally a transaction's store), filling
 // the client and the time.
 func (s *Service) audit(ctx context.Context, st Store, orgID, actorID, subjectID string, action AuditAction, details map[string]string) error {
+	e := s.auditEvent(ctx, orgID, actorID, subjectID, action, details)
+	return st.AddAuditEvent(ctx, &e)
+}
+
+// auditEvent is an event of the request's client at the service's now.
+func (s *Service) auditEvent(ctx context.Context, orgID, actorID, subjectID string, action AuditAction, details map[string]string) AuditEvent {
 	c := ClientFrom(ctx)
-	return st.AddAuditEvent(ctx, &AuditEvent{
+	return AuditEvent{
 		ID:             newID(),
 		OrganizationID: orgID,
 		ActorID:        actorID,
@@ -91,7 +97,7 @@ func (s *Service) audit(ctx context.Context, st Store, orgID, actorID, subjectID
 		UserAgent:      truncate(c.UserAgent, 255),
 		Details:        details,
 		CreatedAt:      s.now(),
-	})
+	}
 }
 
 // AuditEvents lists the organization's events for a viewer with VIEW_AUDIT,

@@ -297,7 +297,7 @@ func (s *Service) CompleteEnrollment(ctx context.Context, v *Viewer, req Complet
 			if err := tx.ConsumeLoginTicket(ctx, ticket.ID, now); err != nil {
 				return err
 			}
-			if res.Login, err = s.completeLogin(ctx, tx, user, true); err != nil {
+			if res.Login, err = s.completeLogin(s.withSecondFactor(ctx, ticket, e.FactorType), tx, user, true); err != nil {
 				return err
 			}
 			if req.TrustBrowser {

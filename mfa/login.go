@@ -76,6 +76,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err := s.checkRate(ClientFrom(ctx)); err != nil {
 		return nil, err
 	}
+	ctx = withPolicyMemo(ctx)
 	user, org, err := s.findLoginUser(ctx, req.Organization, req.Username)
 	if err != nil {
 		return nil, err
@@ -210,7 +211,8 @@ func lockedResult(err error) (*LoginResult, error) {
 // required step, resets the failure count and records the login. The user
 // row is checked again in the same statement: a user locked or deactivated
 // while the last step was checked gets no session.
-func (s *Service) completeLogin(ctx context.Context, tx Store, user *User, withMFA bool) (*LoginResult, error) {
+// also are events of the same step, written with the login's own.
+func (s *Service) completeLogin(ctx context.Context, tx Store, user *User, withMFA bool, also ...AuditEvent) (*LoginResult, error) {
 	now := s.now()
 	if err := tx.RecordLoginSuccess(ctx, user.ID, now, withMFA); err != nil {
 		if !errors.Is(err, ErrStale) {
@@ -230,7 +232,8 @@ func (s *Service) completeLogin(ctx context.Context, tx Store, user *User, withM
 	if err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, AuditLoginSucceeded, map[string]string{"mfa": boolString(withMFA)}); err != nil {
+	events := append(also, s.auditEvent(ctx, user.OrganizationID, user.ID, user.ID, AuditLoginSucceeded, map[string]string{"mfa": boolString(withMFA)}))
+	if err := tx.AddAuditEvents(ctx, events); err != nil {
 		return nil, err
 	}
 	return &LoginResult{Status: StatusAuthenticated, User: user, Session: sess, Token: token}, nil

@@ -56,6 +56,7 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, ticket string, respons
 	if err := s.checkRate(ClientFrom(ctx)); err != nil {
 		return nil, err
 	}
+	ctx = withPolicyMemo(ctx)
 	if ticket == "" || len(ticket) > 128 {
 		return nil, errBadTicket
 	}

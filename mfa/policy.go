@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -205,11 +206,50 @@ func (s PolicyScope) matches(u *User) bool {
 
 // effectivePolicy resolves the user's policy from the store.
 func (s *Service) effectivePolicy(ctx context.Context, st Store, user *User) (*EffectivePolicy, error) {
+	memo, _ := ctx.Value(policyMemoKey{}).(*policyMemo)
+	key := user.OrganizationID + "|" + user.ID + "|" + user.CompanyID + "|" + user.UserType
+	if memo != nil {
+		if p, ok := memo.get(key); ok {
+			return p, nil
+		}
+	}
 	ps, err := st.PoliciesFor(ctx, user.OrganizationID, user.ID, user.CompanyID, user.UserType)
 	if err != nil {
 		return nil, err
 	}
-	return resolve(ps, user, s.installedTypes(), s.cfg), nil
+	p := resolve(ps, user, s.installedTypes(), s.cfg)
+	if memo != nil {
+		memo.put(key, p)
+	}
+	return p, nil
+}
+
+// policyMemo keeps the effective policies one login step has resolved, so
+// its checks (factor allowed, lockout rule, next state) read the policies
+// once.
+type policyMemo struct {
+	mu sync.Mutex
+	m  map[string]*EffectivePolicy
+}
+
+type policyMemoKey struct{}
+
+// withPolicyMemo gives a login step's context its own memo.
+func withPolicyMemo(ctx context.Context) context.Context {
+	return context.WithValue(ctx, policyMemoKey{}, &policyMemo{m: map[string]*EffectivePolicy{}})
+}
+
+func (m *policyMemo) get(key string) (*EffectivePolicy, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.m[key]
+	return p, ok
+}
+
+func (m *policyMemo) put(key string, p *EffectivePolicy) {
+	m.mu.Lock()
+	m.m[key] = p
+	m.mu.Unlock()
 }
 
 func (s *Service) installedTypes() []string {

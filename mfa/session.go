@@ -27,9 +27,6 @@ func (s *Service) startSession(ctx context.Context, st Store, user *User, withMF
 	if err := st.CreateSession(ctx, sess); err != nil {
 		return "", nil, err
 	}
-	if err := st.SetSessionAMR(ctx, sess.ID, sess.AMR); err != nil {
-		return "", nil, err
-	}
 	return token, sess, nil
 }
 

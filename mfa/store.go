@@ -76,6 +76,8 @@ type Store interface {
 	EnqueueNotifications(ctx context.Context, ns []Notification) error
 
 	AddAuditEvent(ctx context.Context, e *AuditEvent) error
+	// AddAuditEvents writes several events in one statement.
+	AddAuditEvents(ctx context.Context, es []AuditEvent) error
 
 	ListStore
 	FactorStore
@@ -224,6 +226,4 @@ type AssertionStore interface {
 
 	// SessionByID returns a session with its authentication methods.
 	SessionByID(ctx context.Context, id string) (*Session, error)
-	// SetSessionAMR records how the session's user authenticated.
-	SetSessionAMR(ctx context.Context, id string, amr []string) error
 }

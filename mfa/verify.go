@@ -83,6 +83,7 @@ func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginRe
 	if err := s.checkRate(ClientFrom(ctx)); err != nil {
 		return nil, err
 	}
+	ctx = withPolicyMemo(ctx)
 	t, user, err := s.openTicket(ctx, req.Ticket, StatusMFARequired)
 	if err != nil {
 		return nil, err
@@ -173,10 +174,8 @@ func (s *Service) finishSecondFactor(ctx context.Context, tx Store, t *LoginTick
 	if err := tx.ConsumeLoginTicket(ctx, t.ID, s.now()); err != nil {
 		return err
 	}
-	if err := s.audit(ctx, tx, user.OrganizationID, user.ID, user.ID, action, details); err != nil {
-		return err
-	}
-	res, err := s.completeLogin(ctx, tx, user, true)
+	used := s.auditEvent(ctx, user.OrganizationID, user.ID, user.ID, action, details)
+	res, err := s.completeLogin(s.withSecondFactor(ctx, t, details["factor_type"]), tx, user, true, used)
 	if err != nil {
 		return err
 	}

@@ -27,43 +27,39 @@ func attemptTable(sub mfa.AttemptSubject) (table, keyCol, key string) {
 	return "login_throttles", "name_hash", sub.Key
 }
 
-// TakeAttempt runs as two single-row statements in one transaction: a lock
-// that expired starts a fresh count, then the count is raised only while it
-// is under max and no lock is set. On MySQL the first statement takes the
-// row lock, so parallel attempts on any server queue on it; on SQLite the
-// immediate transaction serialises them.
+// TakeAttempt is one conditional UPDATE (plus, for a name, an idempotent
+// insert of its counter row): a lock that expired starts a fresh count of
+// 1, otherwise the count rises by one, and only while no lock holds and the
+// count is under max. Both CASEs read locked_until before it is assigned
+// (MySQL assigns left to right, SQLite from the old row), so the statement
+// means the same on both engines. On MySQL its row lock queues parallel
+// attempts from every server; on SQLite the single writer does.
 func (s *Store) TakeAttempt(ctx context.Context, sub mfa.AttemptSubject, now time.Time, max int) (taken, locked bool, err error) {
-	err = s.Transaction(ctx, func(mtx mfa.Store) error {
-		db := mtx.(*Store).conn(ctx)
-		table, col, key := attemptTable(sub)
-		if sub.UserID == "" {
-			row := loginThrottle{NameHash: key, UpdatedAt: now}
-			if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
-				return err
-			}
+	db := s.conn(ctx)
+	table, col, key := attemptTable(sub)
+	touch := ""
+	args := []any{now, now}
+	if sub.UserID == "" {
+		row := loginThrottle{NameHash: key, UpdatedAt: now}
+		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+			return false, false, translate(err)
 		}
-		if err := db.Exec("UPDATE "+table+" SET failed_attempts = 0, locked_until = NULL WHERE "+col+" = ? AND locked_until IS NOT NULL AND locked_until <= ?", key, now).Error; err != nil {
-			return err
-		}
-		touch := ""
-		if sub.UserID == "" {
-			touch = ", updated_at = ?"
-		}
-		args := []any{key, max}
-		if touch != "" {
-			args = append([]any{now}, args...)
-		}
-		res := db.Exec("UPDATE "+table+" SET failed_attempts = failed_attempts + 1"+touch+" WHERE "+col+" = ? AND locked_until IS NULL AND failed_attempts < ?", args...)
-		if res.Error != nil {
-			return res.Error
-		}
-		if taken = res.RowsAffected == 1; taken {
-			return nil
-		}
-		locked, err = lockedAt(db, table, col, key, now)
-		return err
-	})
-	return taken, locked, err
+		touch = ", updated_at = ?"
+		args = append(args, now)
+	}
+	args = append(args, key, max, now)
+	res := db.Exec("UPDATE "+table+" SET"+
+		" failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= ? THEN 1 ELSE failed_attempts + 1 END,"+
+		" locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= ? THEN NULL ELSE locked_until END"+touch+
+		" WHERE "+col+" = ? AND ((locked_until IS NULL AND failed_attempts < ?) OR locked_until <= ?)", args...)
+	if res.Error != nil {
+		return false, false, translate(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return true, false, nil
+	}
+	locked, err = lockedAt(db, table, col, key, now)
+	return false, locked, err
 }
 
 // lockedAt reads whether the counter row is locked at now.

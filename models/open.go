@@ -27,6 +27,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := registerCounter(db); err != nil {
+		return nil, err
+	}
 	if err := classifyErrors(db); err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/twofoldauth/twofold/mfa"
@@ -57,25 +56,4 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *mfa.SigningKey) error {
 // DeleteSigningKeys deletes the keys no longer published at now.
 func (s *Store) DeleteSigningKeys(ctx context.Context, now time.Time) error {
 	return translate(s.conn(ctx).Where("verify_until <= ?", now).Delete(&signingKey{}).Error)
-}
-
-// SessionByID returns a session with its authentication methods.
-func (s *Store) SessionByID(ctx context.Context, id string) (*mfa.Session, error) {
-	var r session
-	if err := first(s.conn(ctx), &r, "id = ?", id); err != nil {
-		return nil, err
-	}
-	var amr []string
-	if r.AMR != "" {
-		amr = strings.Split(r.AMR, ",")
-	}
-	return &mfa.Session{
-		ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, IP: r.IP, UserAgent: r.UserAgent, MFA: r.MFA, AMR: amr,
-		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
-	}, nil
-}
-
-// SetSessionAMR records how the session's user authenticated.
-func (s *Store) SetSessionAMR(ctx context.Context, id string, amr []string) error {
-	return translate(s.conn(ctx).Model(&session{}).Where("id = ?", id).Update("amr", strings.Join(amr, ",")).Error)
 }

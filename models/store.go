@@ -34,9 +34,9 @@ func (s *Store) Transaction(ctx context.Context, fn func(tx mfa.Store) error) er
 		})
 	}
 	if s.inTx {
-		return run()
+		return classify(run())
 	}
-	return retryAborted(ctx, run)
+	return classify(retryAborted(ctx, run))
 }
 
 // Ping checks the database answers.
@@ -256,7 +256,7 @@ func (s *Store) ResetLoginFailures(ctx context.Context, userID string) error {
 func (s *Store) CreateSession(ctx context.Context, m *mfa.Session) error {
 	return translate(s.conn(ctx).Create(&session{
 		ID: m.ID, UserID: m.UserID, TokenHash: m.TokenHash, IP: m.IP, UserAgent: m.UserAgent, MFA: m.MFA,
-		CreatedAt: m.CreatedAt, LastSeenAt: m.LastSeenAt, ExpiresAt: m.ExpiresAt,
+		AMR: strings.Join(m.AMR, ","), CreatedAt: m.CreatedAt, LastSeenAt: m.LastSeenAt, ExpiresAt: m.ExpiresAt,
 	}).Error)
 }
 
@@ -265,10 +265,27 @@ func (s *Store) SessionByTokenHash(ctx context.Context, hash string) (*mfa.Sessi
 	if err := first(s.conn(ctx), &r, "token_hash = ?", hash); err != nil {
 		return nil, err
 	}
+	return r.toMFA(), nil
+}
+
+// SessionByID returns a session with its authentication methods.
+func (s *Store) SessionByID(ctx context.Context, id string) (*mfa.Session, error) {
+	var r session
+	if err := first(s.conn(ctx), &r, "id = ?", id); err != nil {
+		return nil, err
+	}
+	return r.toMFA(), nil
+}
+
+func (r *session) toMFA() *mfa.Session {
+	var amr []string
+	if r.AMR != "" {
+		amr = strings.Split(r.AMR, ",")
+	}
 	return &mfa.Session{
-		ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, IP: r.IP, UserAgent: r.UserAgent, MFA: r.MFA,
+		ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, IP: r.IP, UserAgent: r.UserAgent, MFA: r.MFA, AMR: amr,
 		CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(),
-	}, nil
+	}
 }
 
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
@@ -290,16 +307,36 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptID string)
 // --- audit
 
 func (s *Store) AddAuditEvent(ctx context.Context, e *mfa.AuditEvent) error {
+	r, err := auditRow(e)
+	if err != nil {
+		return err
+	}
+	return translate(s.conn(ctx).Create(r).Error)
+}
+
+func auditRow(e *mfa.AuditEvent) (*auditEvent, error) {
 	var details string
 	if len(e.Details) > 0 {
 		b, err := json.Marshal(e.Details)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		details = string(b)
 	}
-	return translate(s.conn(ctx).Create(&auditEvent{
+	return &auditEvent{
 		ID: e.ID, OrganizationID: e.OrganizationID, ActorID: e.ActorID, SubjectID: e.SubjectID,
 		Action: string(e.Action), IP: e.IP, UserAgent: e.UserAgent, Details: details, CreatedAt: e.CreatedAt,
-	}).Error)
+	}, nil
+}
+
+func (s *Store) AddAuditEvents(ctx context.Context, es []mfa.AuditEvent) error {
+	rows := make([]*auditEvent, len(es))
+	for i := range es {
+		r, err := auditRow(&es[i])
+		if err != nil {
+			return err
+		}
+		rows[i] = r
+	}
+	return translate(s.conn(ctx).Create(rows).Error)
 }
