@@ -22,11 +22,11 @@ type company struct {
 }
 
 type user struct {
-	ID             string  `gorm:"primaryKey;size:36;index:ix_users_org_display,priority:3;index:ix_users_org_created,priority:3;index:ix_users_org_login,priority:3;index:ix_users_org_mfa_at,priority:3;index:ix_users_org_enrolled,priority:3"`
-	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_users_org_username,priority:1;uniqueIndex:ux_users_org_email,priority:1;index:ix_users_org_type,priority:1;index:ix_users_org_display,priority:1;index:ix_users_org_created,priority:1;index:ix_users_org_login,priority:1;index:ix_users_org_mfa_at,priority:1;index:ix_users_org_enrolled,priority:1;index:ix_users_org_status,priority:1"`
+	ID             string  `gorm:"primaryKey;size:36;index:ix_users_org_display,priority:3;index:ix_users_org_created,priority:3;index:ix_users_org_login,priority:3;index:ix_users_org_mfa_at,priority:3;index:ix_users_org_enrolled,priority:3;index:ix_users_org_username_id,priority:3;index:ix_users_org_email_id,priority:3"`
+	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_users_org_username,priority:1;uniqueIndex:ux_users_org_email,priority:1;index:ix_users_org_type,priority:1;index:ix_users_org_display,priority:1;index:ix_users_org_created,priority:1;index:ix_users_org_login,priority:1;index:ix_users_org_mfa_at,priority:1;index:ix_users_org_enrolled,priority:1;index:ix_users_org_status,priority:1;index:ix_users_org_username_id,priority:1;index:ix_users_org_email_id,priority:1"`
 	CompanyID      *string `gorm:"size:36;index:ix_users_company"`
-	Username       string  `gorm:"size:64;not null;uniqueIndex:ux_users_org_username,priority:2"`
-	Email          string  `gorm:"size:254;not null;uniqueIndex:ux_users_org_email,priority:2"`
+	Username       string  `gorm:"size:64;not null;uniqueIndex:ux_users_org_username,priority:2;index:ix_users_org_username_id,priority:2"`
+	Email          string  `gorm:"size:254;not null;uniqueIndex:ux_users_org_email,priority:2;index:ix_users_org_email_id,priority:2"`
 	DisplayName    string  `gorm:"size:128;not null;index:ix_users_org_display,priority:2"`
 	UserType       string  `gorm:"size:64;not null;index:ix_users_org_type,priority:2"`
 	// Permissions is a comma list: a handful of values, read with the user.

@@ -122,8 +122,9 @@ func scannedTime(v any) (*time.Time, error) {
 // --- users
 
 // userKeysets are the sort orders of a user list. Each walks an index
-// (organization_id, column, id); username and email walk their unique
-// indexes, whose entries end with the primary key.
+// (organization_id, column, id), username and email included: MariaDB
+// does not walk their unique (organization_id, column) indexes for ORDER BY
+// column, id (TestUserListsWalkAnIndex).
 var userKeysets = map[mfa.UserOrderField][]keyCol{
 	mfa.UserOrderUsername:    {{expr: "users.username"}},
 	mfa.UserOrderDisplayName: {{expr: "users.display_name"}},
@@ -245,11 +246,17 @@ func (s *Store) userPage(ctx context.Context, q mfa.UserQuery, ks keyset, where 
 		}
 		where, args = append(where, cond), append(args, a...)
 	}
+	query, args := userPageSQL(q, ks, where, args, limit)
 	var rows []userRow
-	err := s.conn(ctx).Raw("SELECT users.*, "+mfaRequiredSQL+" AS mfa_required_now FROM users"+policyJoins+
-		" WHERE "+strings.Join(where, " AND ")+" ORDER BY "+ks.orderBy()+" LIMIT ?",
-		append(append([]any{q.Now.UTC()}, args...), limit)...).Scan(&rows).Error
+	err := s.conn(ctx).Raw(query, args...).Scan(&rows).Error
 	return rows, translate(err)
+}
+
+// userPageSQL is the statement of one user page (EXPLAINed by a test).
+func userPageSQL(q mfa.UserQuery, ks keyset, where []string, args []any, limit int) (string, []any) {
+	return "SELECT users.*, " + mfaRequiredSQL + " AS mfa_required_now FROM users" + policyJoins +
+			" WHERE " + strings.Join(where, " AND ") + " ORDER BY " + ks.orderBy() + " LIMIT ?",
+		append(append([]any{q.Now.UTC()}, args...), limit)
 }
 
 // usersByRequirement sorts by requirement, then username: the not
