@@ -136,12 +136,18 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// "duplicate column" or "duplicate key name" (or a certification
 	// abort). Migrating is idempotent: run it again, and it finds the work
 	// done.
+	// What the new columns and tables must be filled with, decided before
+	// AutoMigrate adds them (an upgraded database, not a new one).
+	backfill := s.listBackfills(ctx)
 	var err error
 	for attempt := 1; attempt <= maxMigrateAttempts; attempt++ {
 		if err = db.AutoMigrate(allRows()...); err == nil {
 			err = s.dropRetiredAuditIndexes(ctx)
 		}
-		if err == nil || !migrationRaced(err) {
+		if err == nil {
+			return backfill(ctx)
+		}
+		if !migrationRaced(err) {
 			return err
 		}
 		select {
