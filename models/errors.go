@@ -34,8 +34,9 @@ func classify(err error) error {
 var unavailableMySQL = map[uint16]bool{1040: true, 1053: true, 1927: true, 1205: true, 1213: true, 1047: true}
 
 // SQLite primary result codes that mean "not now": SQLITE_BUSY, _LOCKED,
-// _IOERR, _FULL, _CANTOPEN.
-var unavailableSQLite = map[int]bool{5: true, 6: true, 10: true, 13: true, 14: true}
+// _INTERRUPT (the request's deadline cancelled the statement), _IOERR,
+// _FULL, _CANTOPEN.
+var unavailableSQLite = map[int]bool{5: true, 6: true, 9: true, 10: true, 13: true, 14: true}
 
 func unavailable(err error) bool {
 	var opErr *net.OpError

@@ -1,12 +1,15 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twofoldauth/twofold/mfa"
 )
 
 // DefaultRequestTimeout bounds a GraphQL request's work on the server,
@@ -16,9 +19,14 @@ const DefaultRequestTimeout = 10 * time.Second
 // withDeadline gives the request's context a deadline
 // (TWOFOLD_REQUEST_TIMEOUT). Every statement runs with that context, so a
 // request stuck behind a lock or a slow database is cancelled at the
-// deadline: its open transaction is rolled back, and it answers
+// deadline: its open transaction is rolled back (database/sql does so when
+// the context ends, and a commit after it fails), and it answers
 // UNAVAILABLE (the error presenter's mapping of context.DeadlineExceeded)
 // instead of running on after the client gave up or was cut off.
+//
+// Not every wait heeds the context (SQLite's busy wait does not), so the
+// answer is buffered, and a handler still running shortly after the
+// deadline is left to finish on its own: the client gets UNAVAILABLE then.
 func (s *Server) withDeadline(next http.Handler) http.Handler {
 	timeout := s.cfg.RequestTimeout
 	if timeout <= 0 {
@@ -27,8 +35,76 @@ func (s *Server) withDeadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		bw := &bufferedResponse{header: http.Header{}}
+		done := make(chan any, 1)
+		go func() {
+			defer func() { done <- recover() }()
+			next.ServeHTTP(bw, r.WithContext(ctx))
+		}()
+		select {
+		case p := <-done:
+			if p != nil {
+				panic(p)
+			}
+			bw.flushTo(w)
+			return
+		case <-ctx.Done():
+		}
+		// A handler that heeds the context answers in a moment, with its
+		// own error; give it that moment.
+		grace := time.NewTimer(deadlineGrace)
+		defer grace.Stop()
+		select {
+		case p := <-done:
+			if p != nil {
+				panic(p)
+			}
+			bw.flushTo(w)
+		case <-grace.C:
+			s.log.Warn("request ran past its deadline: answered UNAVAILABLE, left to finish", "timeout", timeout)
+			go func() {
+				if p := <-done; p != nil {
+					s.log.Error("panic in a request past its deadline", "panic", p)
+				}
+			}()
+			writeGraphQLError(w, http.StatusServiceUnavailable, mfa.CodeUnavailable, "the request timed out; try again")
+		}
 	})
+}
+
+// deadlineGrace is how long past its deadline a request may take to answer
+// with its own error.
+const deadlineGrace = 100 * time.Millisecond
+
+// bufferedResponse holds a handler's answer until it is complete.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.WriteHeader(http.StatusOK)
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) flushTo(w http.ResponseWriter) {
+	for k, v := range b.header {
+		w.Header()[k] = v
+	}
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }
 
 // readScaleConfig reads the settings of the scale issue: the request
