@@ -29,6 +29,7 @@ func eachMailDB(t *testing.T, fn func(t *testing.T, e *env)) {
 		t.Run(d, func(t *testing.T) {
 			e := &env{t: t, cfg: testConfig(modelstest.NewURL(t, d)), clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 			e.cfg.MFA.PublicURL = publicURL
+			e.cfg.MFA.LinkRequestFloor = 5 * time.Millisecond
 			e.sink = mailSink(t, &e.cfg)
 			e.srv = e.startServer()
 			fn(t, e)
@@ -394,6 +395,8 @@ func TestRecoveryRequestsCostTheSame(t *testing.T) {
 	e := &env{t: t, cfg: testConfig(modelstest.NewURL(t, d)), clock: &clock{now: time.Now().UTC().Truncate(time.Millisecond)}}
 	e.cfg.MFA.PublicURL = publicURL
 	e.cfg.MFA.RecoveryLinksPerHour = 1000
+	// Shorter than the default 100 ms, so 1,200 requests take seconds.
+	e.cfg.MFA.LinkRequestFloor = 15 * time.Millisecond
 	e.sink = mailSink(t, &e.cfg)
 	e.cfg.Mail.NoWorker = true // sending is not part of the request
 	e.srv = e.startServer()

@@ -39,6 +39,10 @@ type Config struct {
 	RecoveryLinkTTL time.Duration
 	// RecoveryLinksPerHour bounds the links of each kind sent per account.
 	RecoveryLinksPerHour int
+	// LinkRequestFloor is the least time a link request takes to answer,
+	// so that an existing account (whose request also writes the mail)
+	// and an unknown one answer alike (0: the default; negative: none).
+	LinkRequestFloor time.Duration
 	// AuditRetention deletes audit events older than this in the periodic
 	// purge (TWOFOLD_AUDIT_RETENTION); zero keeps them forever.
 	AuditRetention time.Duration
@@ -88,6 +92,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RecoveryLinksPerHour <= 0 {
 		c.RecoveryLinksPerHour = DefaultRecoveryLinksPerHour
+	}
+	if c.LinkRequestFloor == 0 {
+		c.LinkRequestFloor = DefaultLinkRequestFloor
 	}
 	return c
 }
