@@ -33,6 +33,8 @@ type EffectivePolicyResolver interface {
 	LockoutMinutesSource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
 	AllowPasswordless(ctx context.Context, obj *mfa.EffectivePolicy) (bool, error)
 	AllowPasswordlessSource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
+	AllowSelfServiceRecovery(ctx context.Context, obj *mfa.EffectivePolicy) (bool, error)
+	AllowSelfServiceRecoverySource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
 }
 type PolicyScopeResolver interface {
 	Level(ctx context.Context, obj *mfa.PolicyScope) (mfa.ScopeLevel, error)
@@ -388,6 +390,52 @@ func (ec *executionContext) _EffectivePolicy_allowPasswordlessSource(ctx context
 	)
 }
 func (ec *executionContext) fieldContext_EffectivePolicy_allowPasswordlessSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "ScopeLevel")
+}
+
+func (ec *executionContext) _EffectivePolicy_allowSelfServiceRecovery(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_allowSelfServiceRecovery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().AllowSelfServiceRecovery(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_allowSelfServiceRecovery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _EffectivePolicy_allowSelfServiceRecoverySource(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_allowSelfServiceRecoverySource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().AllowSelfServiceRecoverySource(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v mfa.ScopeLevel) graphql.Marshaler {
+			return ec.marshalNScopeLevel2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐScopeLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_allowSelfServiceRecoverySource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "ScopeLevel")
 }
 
@@ -823,6 +871,29 @@ func (ec *executionContext) fieldContext_Policy_allowPasswordless(_ context.Cont
 	return graphql.NewScalarFieldContext("Policy", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Policy_allowSelfServiceRecovery(ctx context.Context, field graphql.CollectedField, obj *mfa.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_allowSelfServiceRecovery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AllowSelfServiceRecovery, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_allowSelfServiceRecovery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Policy_updatedAt(ctx context.Context, field graphql.CollectedField, obj *mfa.Policy) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -844,6 +915,148 @@ func (ec *executionContext) _Policy_updatedAt(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Policy_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Policy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PolicyEdge) graphql.Marshaler {
+			return ec.marshalNPolicyEdge2ᚕgithubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐPolicyEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicyEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.PolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PolicyConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.PolicyConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PolicyEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.PolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PolicyEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _PolicyEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.PolicyEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PolicyEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *mfa.Policy) graphql.Marshaler {
+			return ec.marshalNPolicy2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PolicyEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PolicyEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Policy(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _PolicyScope_level(ctx context.Context, field graphql.CollectedField, obj *mfa.PolicyScope) (ret graphql.Marshaler) {
@@ -1452,7 +1665,7 @@ func (ec *executionContext) unmarshalInputSetPolicyInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"scope", "mode", "allowedFactorTypes", "enforceFrom", "trustedBrowserDays", "maxFailedAttempts", "lockoutMinutes", "allowPasswordless", "confirmRemoveFactors"}
+	fieldsInOrder := [...]string{"scope", "mode", "allowedFactorTypes", "enforceFrom", "trustedBrowserDays", "maxFailedAttempts", "lockoutMinutes", "allowPasswordless", "allowSelfServiceRecovery", "confirmRemoveFactors"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1515,6 +1728,13 @@ func (ec *executionContext) unmarshalInputSetPolicyInput(ctx context.Context, ob
 				return it, err
 			}
 			it.AllowPasswordless = graphql.OmittableOf(data)
+		case "allowSelfServiceRecovery":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowSelfServiceRecovery"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowSelfServiceRecovery = graphql.OmittableOf(data)
 		case "confirmRemoveFactors":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmRemoveFactors"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -1647,6 +1867,18 @@ func (ec *executionContext) _EffectivePolicy(ctx context.Context, sel ast.Select
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EffectivePolicy_allowPasswordlessSource(ctx, field, obj)
+				})
+		case "allowSelfServiceRecovery":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_allowSelfServiceRecovery(ctx, field, obj)
+				})
+		case "allowSelfServiceRecoverySource":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_allowSelfServiceRecoverySource(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -1878,8 +2110,94 @@ func (ec *executionContext) _Policy(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "allowSelfServiceRecovery":
+			out.Values[i] = ec._Policy_allowSelfServiceRecovery(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "updatedAt":
 			out.Values[i] = ec._Policy_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyConnectionImplementors = []string{"PolicyConnection"}
+
+func (ec *executionContext) _PolicyConnection(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyConnection")
+		case "edges":
+			out.Values[i] = ec._PolicyConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._PolicyConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._PolicyConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyEdgeImplementors = []string{"PolicyEdge"}
+
+func (ec *executionContext) _PolicyEdge(ctx context.Context, sel ast.SelectionSet, obj *model.PolicyEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PolicyEdge")
+		case "cursor":
+			out.Values[i] = ec._PolicyEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._PolicyEdge_node(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -2154,15 +2472,31 @@ func (ec *executionContext) marshalNOkPayload2ᚖgithubᚗcomᚋtwofoldauthᚋtw
 	return ec._OkPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPolicy2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicy(ctx context.Context, sel ast.SelectionSet, v mfa.Policy) graphql.Marshaler {
-	return ec._Policy(ctx, sel, &v)
+func (ec *executionContext) marshalNPolicy2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicy(ctx context.Context, sel ast.SelectionSet, v *mfa.Policy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Policy!")
+		return graphql.Null
+	}
+	return ec._Policy(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPolicy2ᚕgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicyᚄ(ctx context.Context, sel ast.SelectionSet, v []mfa.Policy) graphql.Marshaler {
+func (ec *executionContext) marshalNPolicyConnection2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐPolicyConnection(ctx context.Context, sel ast.SelectionSet, v *model.PolicyConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PolicyConnection!")
+		return graphql.Null
+	}
+	return ec._PolicyConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPolicyEdge2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐPolicyEdge(ctx context.Context, sel ast.SelectionSet, v model.PolicyEdge) graphql.Marshaler {
+	return ec._PolicyEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPolicyEdge2ᚕgithubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐPolicyEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PolicyEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPolicy2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicy(ctx, sel, v[i])
+		return ec.marshalNPolicyEdge2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐPolicyEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -2172,14 +2506,6 @@ func (ec *executionContext) marshalNPolicy2ᚕgithubᚗcomᚋtwofoldauthᚋtwofo
 	}
 
 	return ret
-}
-
-func (ec *executionContext) marshalNPolicy2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicy(ctx context.Context, sel ast.SelectionSet, v *mfa.Policy) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "Policy!")
-		return graphql.Null
-	}
-	return ec._Policy(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPolicyScope2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicyScope(ctx context.Context, sel ast.SelectionSet, v mfa.PolicyScope) graphql.Marshaler {

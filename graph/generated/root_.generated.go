@@ -28,10 +28,13 @@ type ResolverRoot interface {
 	Enrollment() EnrollmentResolver
 	FactorType() FactorTypeResolver
 	Mutation() MutationResolver
+	Notification() NotificationResolver
+	NotificationSetting() NotificationSettingResolver
 	PolicyScope() PolicyScopeResolver
 	Query() QueryResolver
 	User() UserResolver
 	AuditFilter() AuditFilterResolver
+	NotificationFilter() NotificationFilterResolver
 }
 
 type DirectiveRoot struct {
@@ -51,9 +54,10 @@ type ComplexityRoot struct {
 	}
 
 	AuditEventConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
+		Edges             func(childComplexity int) int
+		PageInfo          func(childComplexity int) int
+		TotalCount        func(childComplexity int) int
+		TotalCountIsExact func(childComplexity int) int
 	}
 
 	AuditEventEdge struct {
@@ -85,6 +89,17 @@ type ComplexityRoot struct {
 		Name      func(childComplexity int) int
 	}
 
+	CompanyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	CompanyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	CompleteEnrollmentPayload struct {
 		Enrollment              func(childComplexity int) int
 		RecoveryCodes           func(childComplexity int) int
@@ -102,22 +117,28 @@ type ComplexityRoot struct {
 		User func(childComplexity int) int
 	}
 
+	DisableMyMfaPayload struct {
+		User func(childComplexity int) int
+	}
+
 	EffectivePolicy struct {
-		AllowPasswordless        func(childComplexity int) int
-		AllowPasswordlessSource  func(childComplexity int) int
-		AllowedFactorTypes       func(childComplexity int) int
-		AllowedFactorTypesSource func(childComplexity int) int
-		EnforceFrom              func(childComplexity int) int
-		EnforceFromSource        func(childComplexity int) int
-		Enforced                 func(childComplexity int) int
-		LockoutMinutes           func(childComplexity int) int
-		LockoutMinutesSource     func(childComplexity int) int
-		MaxFailedAttempts        func(childComplexity int) int
-		MaxFailedAttemptsSource  func(childComplexity int) int
-		Mode                     func(childComplexity int) int
-		ModeSource               func(childComplexity int) int
-		TrustedBrowserDays       func(childComplexity int) int
-		TrustedBrowserDaysSource func(childComplexity int) int
+		AllowPasswordless              func(childComplexity int) int
+		AllowPasswordlessSource        func(childComplexity int) int
+		AllowSelfServiceRecovery       func(childComplexity int) int
+		AllowSelfServiceRecoverySource func(childComplexity int) int
+		AllowedFactorTypes             func(childComplexity int) int
+		AllowedFactorTypesSource       func(childComplexity int) int
+		EnforceFrom                    func(childComplexity int) int
+		EnforceFromSource              func(childComplexity int) int
+		Enforced                       func(childComplexity int) int
+		LockoutMinutes                 func(childComplexity int) int
+		LockoutMinutesSource           func(childComplexity int) int
+		MaxFailedAttempts              func(childComplexity int) int
+		MaxFailedAttemptsSource        func(childComplexity int) int
+		Mode                           func(childComplexity int) int
+		ModeSource                     func(childComplexity int) int
+		TrustedBrowserDays             func(childComplexity int) int
+		TrustedBrowserDaysSource       func(childComplexity int) int
 	}
 
 	Enrollment struct {
@@ -133,6 +154,17 @@ type ComplexityRoot struct {
 		Metadata       func(childComplexity int) int
 		Status         func(childComplexity int) int
 		Transports     func(childComplexity int) int
+	}
+
+	EnrollmentConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	EnrollmentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	EnrollmentPayload struct {
@@ -182,33 +214,87 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		BeginEnrollment          func(childComplexity int, input model.BeginEnrollmentInput) int
-		BeginPasskeyLogin        func(childComplexity int, input model.BeginPasskeyLoginInput) int
-		BeginVerification        func(childComplexity int, input model.BeginVerificationInput) int
-		CancelEnrollmentRequest  func(childComplexity int, input model.EnrollmentRequestInput) int
-		ChangePassword           func(childComplexity int, input model.ChangePasswordInput) int
-		ClearPolicy              func(childComplexity int, input model.ClearPolicyInput) int
-		CompleteEnrollment       func(childComplexity int, input model.CompleteEnrollmentInput) int
-		CreateCompany            func(childComplexity int, input model.CreateCompanyInput) int
-		CreateUser               func(childComplexity int, input mfa.CreateUserInput) int
-		DeactivateUser           func(childComplexity int, input model.UserIDInput) int
-		FinishPasskeyLogin       func(childComplexity int, input model.FinishPasskeyLoginInput) int
-		Login                    func(childComplexity int, input model.LoginInput) int
-		Logout                   func(childComplexity int) int
-		LogoutEverywhere         func(childComplexity int) int
-		ReactivateUser           func(childComplexity int, input model.UserIDInput) int
-		RegenerateRecoveryCodes  func(childComplexity int) int
-		RemoveEnrollment         func(childComplexity int, input model.RemoveEnrollmentInput) int
-		RemoveUserEnrollment     func(childComplexity int, input model.RemoveUserEnrollmentInput) int
-		RenameEnrollment         func(childComplexity int, input model.RenameEnrollmentInput) int
-		RequestEnrollment        func(childComplexity int, input model.EnrollmentRequestInput) int
-		ResetUserMfa             func(childComplexity int, input model.UserIDInput) int
-		RevokeAllTrustedBrowsers func(childComplexity int, input *model.RevokeAllTrustedBrowsersInput) int
-		RevokeTrustedBrowser     func(childComplexity int, input model.RevokeTrustedBrowserInput) int
-		SetPolicy                func(childComplexity int, input model.SetPolicyInput) int
-		UnlockUser               func(childComplexity int, input model.UserIDInput) int
-		UpdateUser               func(childComplexity int, input mfa.UpdateUserInput) int
-		VerifyFactor             func(childComplexity int, input model.VerifyFactorInput) int
+		BeginEnrollment           func(childComplexity int, input model.BeginEnrollmentInput) int
+		BeginPasskeyLogin         func(childComplexity int, input model.BeginPasskeyLoginInput) int
+		BeginVerification         func(childComplexity int, input model.BeginVerificationInput) int
+		CancelEnrollmentRequest   func(childComplexity int, input model.EnrollmentRequestInput) int
+		ChangePassword            func(childComplexity int, input model.ChangePasswordInput) int
+		ClearPolicy               func(childComplexity int, input model.ClearPolicyInput) int
+		CompleteEnrollment        func(childComplexity int, input model.CompleteEnrollmentInput) int
+		ConfirmMfaRecovery        func(childComplexity int, input model.ConfirmMfaRecoveryInput) int
+		CreateCompany             func(childComplexity int, input model.CreateCompanyInput) int
+		CreateUser                func(childComplexity int, input mfa.CreateUserInput) int
+		DeactivateUser            func(childComplexity int, input model.UserIDInput) int
+		DisableMyMfa              func(childComplexity int, input model.DisableMyMfaInput) int
+		FinishPasskeyLogin        func(childComplexity int, input model.FinishPasskeyLoginInput) int
+		Login                     func(childComplexity int, input model.LoginInput) int
+		Logout                    func(childComplexity int) int
+		LogoutEverywhere          func(childComplexity int) int
+		ReactivateUser            func(childComplexity int, input model.UserIDInput) int
+		RegenerateRecoveryCodes   func(childComplexity int) int
+		RemoveEnrollment          func(childComplexity int, input model.RemoveEnrollmentInput) int
+		RemoveUserEnrollment      func(childComplexity int, input model.RemoveUserEnrollmentInput) int
+		RenameEnrollment          func(childComplexity int, input model.RenameEnrollmentInput) int
+		RequestEnrollment         func(childComplexity int, input model.EnrollmentRequestInput) int
+		RequestMfaRecovery        func(childComplexity int, input model.RequestLinkInput) int
+		RequestPasswordReset      func(childComplexity int, input model.RequestLinkInput) int
+		ResetNotificationTemplate func(childComplexity int, input model.ResetNotificationTemplateInput) int
+		ResetPassword             func(childComplexity int, input model.ResetPasswordInput) int
+		ResetUserMfa              func(childComplexity int, input model.UserIDInput) int
+		RevokeAllTrustedBrowsers  func(childComplexity int, input *model.RevokeAllTrustedBrowsersInput) int
+		RevokeTrustedBrowser      func(childComplexity int, input model.RevokeTrustedBrowserInput) int
+		SetNotificationEnabled    func(childComplexity int, input model.SetNotificationEnabledInput) int
+		SetNotificationTemplate   func(childComplexity int, input model.SetNotificationTemplateInput) int
+		SetPolicy                 func(childComplexity int, input model.SetPolicyInput) int
+		UnlockUser                func(childComplexity int, input model.UserIDInput) int
+		UpdateUser                func(childComplexity int, input mfa.UpdateUserInput) int
+		VerifyFactor              func(childComplexity int, input model.VerifyFactorInput) int
+	}
+
+	Notification struct {
+		Attempts      func(childComplexity int) int
+		CreatedAt     func(childComplexity int) int
+		Event         func(childComplexity int) int
+		ID            func(childComplexity int) int
+		LastError     func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		SentAt        func(childComplexity int) int
+		Status        func(childComplexity int) int
+		To            func(childComplexity int) int
+		User          func(childComplexity int) int
+	}
+
+	NotificationConnection struct {
+		Edges             func(childComplexity int) int
+		PageInfo          func(childComplexity int) int
+		TotalCount        func(childComplexity int) int
+		TotalCountIsExact func(childComplexity int) int
+	}
+
+	NotificationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	NotificationPreview struct {
+		HTML    func(childComplexity int) int
+		Subject func(childComplexity int) int
+		Text    func(childComplexity int) int
+	}
+
+	NotificationSetting struct {
+		Custom    func(childComplexity int) int
+		Enabled   func(childComplexity int) int
+		Event     func(childComplexity int) int
+		HTML      func(childComplexity int) int
+		Subject   func(childComplexity int) int
+		Text      func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+		Variables func(childComplexity int) int
+	}
+
+	NotificationSettingPayload struct {
+		Setting func(childComplexity int) int
 	}
 
 	OkPayload struct {
@@ -230,16 +316,28 @@ type ComplexityRoot struct {
 	}
 
 	Policy struct {
-		AllowPasswordless  func(childComplexity int) int
-		AllowedFactorTypes func(childComplexity int) int
-		EnforceFrom        func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		LockoutMinutes     func(childComplexity int) int
-		MaxFailedAttempts  func(childComplexity int) int
-		Mode               func(childComplexity int) int
-		Scope              func(childComplexity int) int
-		TrustedBrowserDays func(childComplexity int) int
-		UpdatedAt          func(childComplexity int) int
+		AllowPasswordless        func(childComplexity int) int
+		AllowSelfServiceRecovery func(childComplexity int) int
+		AllowedFactorTypes       func(childComplexity int) int
+		EnforceFrom              func(childComplexity int) int
+		ID                       func(childComplexity int) int
+		LockoutMinutes           func(childComplexity int) int
+		MaxFailedAttempts        func(childComplexity int) int
+		Mode                     func(childComplexity int) int
+		Scope                    func(childComplexity int) int
+		TrustedBrowserDays       func(childComplexity int) int
+		UpdatedAt                func(childComplexity int) int
+	}
+
+	PolicyConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	PolicyEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	PolicyScope struct {
@@ -250,21 +348,24 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		AuditEvents         func(childComplexity int, first *int, after *string, filter *mfa.AuditFilter) int
-		Companies           func(childComplexity int) int
-		EffectivePolicy     func(childComplexity int, userID string) int
-		EnrolledUsers       func(childComplexity int, first *int, after *string, filter *mfa.UserFilter) int
-		FactorTypes         func(childComplexity int) int
-		MfaStats            func(childComplexity int) int
-		MyEnrollments       func(childComplexity int) int
-		MyTrustedBrowsers   func(childComplexity int) int
-		Policies            func(childComplexity int, filter *model.PolicyFilter) int
-		SessionAssertion    func(childComplexity int) int
-		User                func(childComplexity int, id string) int
-		UserEnrollments     func(childComplexity int, userID string) int
-		UserTrustedBrowsers func(childComplexity int, userID string) int
-		Users               func(childComplexity int, first *int, after *string, filter *mfa.UserFilter, orderBy *model.UserOrder) int
-		Viewer              func(childComplexity int) int
+		AuditEvents          func(childComplexity int, first *int, after *string, filter *mfa.AuditFilter) int
+		Companies            func(childComplexity int, first *int, after *string) int
+		EffectivePolicy      func(childComplexity int, userID string) int
+		EnrolledUsers        func(childComplexity int, first *int, after *string, filter *mfa.UserFilter) int
+		FactorTypes          func(childComplexity int) int
+		MfaStats             func(childComplexity int) int
+		MyEnrollments        func(childComplexity int, first *int, after *string) int
+		MyTrustedBrowsers    func(childComplexity int) int
+		NotificationSettings func(childComplexity int) int
+		Notifications        func(childComplexity int, first *int, after *string, filter *mfa.NotificationFilter) int
+		Policies             func(childComplexity int, filter *model.PolicyFilter, first *int, after *string) int
+		PreviewNotification  func(childComplexity int, input model.PreviewNotificationInput) int
+		SessionAssertion     func(childComplexity int) int
+		User                 func(childComplexity int, id string) int
+		UserEnrollments      func(childComplexity int, userID string, first *int, after *string) int
+		UserTrustedBrowsers  func(childComplexity int, userID string) int
+		Users                func(childComplexity int, first *int, after *string, filter *mfa.UserFilter, orderBy *model.UserOrder) int
+		Viewer               func(childComplexity int) int
 	}
 
 	RecoveryCodesPayload struct {
@@ -273,6 +374,10 @@ type ComplexityRoot struct {
 
 	RemoveEnrollmentPayload struct {
 		EnrollmentID func(childComplexity int) int
+	}
+
+	RequestLinkPayload struct {
+		Ok func(childComplexity int) int
 	}
 
 	SessionAssertion struct {
@@ -321,9 +426,10 @@ type ComplexityRoot struct {
 	}
 
 	UserConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
+		Edges             func(childComplexity int) int
+		PageInfo          func(childComplexity int) int
+		TotalCount        func(childComplexity int) int
+		TotalCountIsExact func(childComplexity int) int
 	}
 
 	UserEdge struct {
@@ -424,6 +530,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuditEventConnection.TotalCount(childComplexity), true
+	case "AuditEventConnection.totalCountIsExact":
+		if e.ComplexityRoot.AuditEventConnection.TotalCountIsExact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditEventConnection.TotalCountIsExact(childComplexity), true
 
 	case "AuditEventEdge.cursor":
 		if e.ComplexityRoot.AuditEventEdge.Cursor == nil {
@@ -497,6 +609,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Company.Name(childComplexity), true
 
+	case "CompanyConnection.edges":
+		if e.ComplexityRoot.CompanyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompanyConnection.Edges(childComplexity), true
+	case "CompanyConnection.pageInfo":
+		if e.ComplexityRoot.CompanyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompanyConnection.PageInfo(childComplexity), true
+	case "CompanyConnection.totalCount":
+		if e.ComplexityRoot.CompanyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompanyConnection.TotalCount(childComplexity), true
+
+	case "CompanyEdge.cursor":
+		if e.ComplexityRoot.CompanyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompanyEdge.Cursor(childComplexity), true
+	case "CompanyEdge.node":
+		if e.ComplexityRoot.CompanyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CompanyEdge.Node(childComplexity), true
+
 	case "CompleteEnrollmentPayload.enrollment":
 		if e.ComplexityRoot.CompleteEnrollmentPayload.Enrollment == nil {
 			break
@@ -548,6 +692,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateUserPayload.User(childComplexity), true
 
+	case "DisableMyMfaPayload.user":
+		if e.ComplexityRoot.DisableMyMfaPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisableMyMfaPayload.User(childComplexity), true
+
 	case "EffectivePolicy.allowPasswordless":
 		if e.ComplexityRoot.EffectivePolicy.AllowPasswordless == nil {
 			break
@@ -560,6 +711,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EffectivePolicy.AllowPasswordlessSource(childComplexity), true
+	case "EffectivePolicy.allowSelfServiceRecovery":
+		if e.ComplexityRoot.EffectivePolicy.AllowSelfServiceRecovery == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.AllowSelfServiceRecovery(childComplexity), true
+	case "EffectivePolicy.allowSelfServiceRecoverySource":
+		if e.ComplexityRoot.EffectivePolicy.AllowSelfServiceRecoverySource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.AllowSelfServiceRecoverySource(childComplexity), true
 	case "EffectivePolicy.allowedFactorTypes":
 		if e.ComplexityRoot.EffectivePolicy.AllowedFactorTypes == nil {
 			break
@@ -711,6 +874,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Enrollment.Transports(childComplexity), true
+
+	case "EnrollmentConnection.edges":
+		if e.ComplexityRoot.EnrollmentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentConnection.Edges(childComplexity), true
+	case "EnrollmentConnection.pageInfo":
+		if e.ComplexityRoot.EnrollmentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentConnection.PageInfo(childComplexity), true
+	case "EnrollmentConnection.totalCount":
+		if e.ComplexityRoot.EnrollmentConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentConnection.TotalCount(childComplexity), true
+
+	case "EnrollmentEdge.cursor":
+		if e.ComplexityRoot.EnrollmentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentEdge.Cursor(childComplexity), true
+	case "EnrollmentEdge.node":
+		if e.ComplexityRoot.EnrollmentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollmentEdge.Node(childComplexity), true
 
 	case "EnrollmentPayload.enrollment":
 		if e.ComplexityRoot.EnrollmentPayload.Enrollment == nil {
@@ -946,6 +1141,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CompleteEnrollment(childComplexity, args["input"].(model.CompleteEnrollmentInput)), true
+	case "Mutation.confirmMfaRecovery":
+		if e.ComplexityRoot.Mutation.ConfirmMfaRecovery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmMfaRecovery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmMfaRecovery(childComplexity, args["input"].(model.ConfirmMfaRecoveryInput)), true
 	case "Mutation.createCompany":
 		if e.ComplexityRoot.Mutation.CreateCompany == nil {
 			break
@@ -979,6 +1185,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeactivateUser(childComplexity, args["input"].(model.UserIDInput)), true
+	case "Mutation.disableMyMfa":
+		if e.ComplexityRoot.Mutation.DisableMyMfa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disableMyMfa_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisableMyMfa(childComplexity, args["input"].(model.DisableMyMfaInput)), true
 	case "Mutation.finishPasskeyLogin":
 		if e.ComplexityRoot.Mutation.FinishPasskeyLogin == nil {
 			break
@@ -1074,6 +1291,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestEnrollment(childComplexity, args["input"].(model.EnrollmentRequestInput)), true
+	case "Mutation.requestMfaRecovery":
+		if e.ComplexityRoot.Mutation.RequestMfaRecovery == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestMfaRecovery_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestMfaRecovery(childComplexity, args["input"].(model.RequestLinkInput)), true
+	case "Mutation.requestPasswordReset":
+		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestPasswordReset_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestPasswordReset(childComplexity, args["input"].(model.RequestLinkInput)), true
+	case "Mutation.resetNotificationTemplate":
+		if e.ComplexityRoot.Mutation.ResetNotificationTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetNotificationTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetNotificationTemplate(childComplexity, args["input"].(model.ResetNotificationTemplateInput)), true
+	case "Mutation.resetPassword":
+		if e.ComplexityRoot.Mutation.ResetPassword == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetPassword_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(model.ResetPasswordInput)), true
 	case "Mutation.resetUserMfa":
 		if e.ComplexityRoot.Mutation.ResetUserMfa == nil {
 			break
@@ -1107,6 +1368,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeTrustedBrowser(childComplexity, args["input"].(model.RevokeTrustedBrowserInput)), true
+	case "Mutation.setNotificationEnabled":
+		if e.ComplexityRoot.Mutation.SetNotificationEnabled == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setNotificationEnabled_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetNotificationEnabled(childComplexity, args["input"].(model.SetNotificationEnabledInput)), true
+	case "Mutation.setNotificationTemplate":
+		if e.ComplexityRoot.Mutation.SetNotificationTemplate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setNotificationTemplate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetNotificationTemplate(childComplexity, args["input"].(model.SetNotificationTemplateInput)), true
 	case "Mutation.setPolicy":
 		if e.ComplexityRoot.Mutation.SetPolicy == nil {
 			break
@@ -1151,6 +1434,180 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.VerifyFactor(childComplexity, args["input"].(model.VerifyFactorInput)), true
+
+	case "Notification.attempts":
+		if e.ComplexityRoot.Notification.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Attempts(childComplexity), true
+	case "Notification.createdAt":
+		if e.ComplexityRoot.Notification.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.CreatedAt(childComplexity), true
+	case "Notification.event":
+		if e.ComplexityRoot.Notification.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Event(childComplexity), true
+	case "Notification.id":
+		if e.ComplexityRoot.Notification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.ID(childComplexity), true
+	case "Notification.lastError":
+		if e.ComplexityRoot.Notification.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.LastError(childComplexity), true
+	case "Notification.nextAttemptAt":
+		if e.ComplexityRoot.Notification.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.NextAttemptAt(childComplexity), true
+	case "Notification.sentAt":
+		if e.ComplexityRoot.Notification.SentAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.SentAt(childComplexity), true
+	case "Notification.status":
+		if e.ComplexityRoot.Notification.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Status(childComplexity), true
+	case "Notification.to":
+		if e.ComplexityRoot.Notification.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.To(childComplexity), true
+	case "Notification.user":
+		if e.ComplexityRoot.Notification.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.User(childComplexity), true
+
+	case "NotificationConnection.edges":
+		if e.ComplexityRoot.NotificationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.Edges(childComplexity), true
+	case "NotificationConnection.pageInfo":
+		if e.ComplexityRoot.NotificationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.PageInfo(childComplexity), true
+	case "NotificationConnection.totalCount":
+		if e.ComplexityRoot.NotificationConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.TotalCount(childComplexity), true
+	case "NotificationConnection.totalCountIsExact":
+		if e.ComplexityRoot.NotificationConnection.TotalCountIsExact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.TotalCountIsExact(childComplexity), true
+
+	case "NotificationEdge.cursor":
+		if e.ComplexityRoot.NotificationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationEdge.Cursor(childComplexity), true
+	case "NotificationEdge.node":
+		if e.ComplexityRoot.NotificationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationEdge.Node(childComplexity), true
+
+	case "NotificationPreview.html":
+		if e.ComplexityRoot.NotificationPreview.HTML == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreview.HTML(childComplexity), true
+	case "NotificationPreview.subject":
+		if e.ComplexityRoot.NotificationPreview.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreview.Subject(childComplexity), true
+	case "NotificationPreview.text":
+		if e.ComplexityRoot.NotificationPreview.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationPreview.Text(childComplexity), true
+
+	case "NotificationSetting.custom":
+		if e.ComplexityRoot.NotificationSetting.Custom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.Custom(childComplexity), true
+	case "NotificationSetting.enabled":
+		if e.ComplexityRoot.NotificationSetting.Enabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.Enabled(childComplexity), true
+	case "NotificationSetting.event":
+		if e.ComplexityRoot.NotificationSetting.Event == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.Event(childComplexity), true
+	case "NotificationSetting.html":
+		if e.ComplexityRoot.NotificationSetting.HTML == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.HTML(childComplexity), true
+	case "NotificationSetting.subject":
+		if e.ComplexityRoot.NotificationSetting.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.Subject(childComplexity), true
+	case "NotificationSetting.text":
+		if e.ComplexityRoot.NotificationSetting.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.Text(childComplexity), true
+	case "NotificationSetting.updatedAt":
+		if e.ComplexityRoot.NotificationSetting.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.UpdatedAt(childComplexity), true
+	case "NotificationSetting.variables":
+		if e.ComplexityRoot.NotificationSetting.Variables == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSetting.Variables(childComplexity), true
+
+	case "NotificationSettingPayload.setting":
+		if e.ComplexityRoot.NotificationSettingPayload.Setting == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationSettingPayload.Setting(childComplexity), true
 
 	case "OkPayload.ok":
 		if e.ComplexityRoot.OkPayload.Ok == nil {
@@ -1215,6 +1672,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Policy.AllowPasswordless(childComplexity), true
+	case "Policy.allowSelfServiceRecovery":
+		if e.ComplexityRoot.Policy.AllowSelfServiceRecovery == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.AllowSelfServiceRecovery(childComplexity), true
 	case "Policy.allowedFactorTypes":
 		if e.ComplexityRoot.Policy.AllowedFactorTypes == nil {
 			break
@@ -1270,6 +1733,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Policy.UpdatedAt(childComplexity), true
 
+	case "PolicyConnection.edges":
+		if e.ComplexityRoot.PolicyConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyConnection.Edges(childComplexity), true
+	case "PolicyConnection.pageInfo":
+		if e.ComplexityRoot.PolicyConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyConnection.PageInfo(childComplexity), true
+	case "PolicyConnection.totalCount":
+		if e.ComplexityRoot.PolicyConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyConnection.TotalCount(childComplexity), true
+
+	case "PolicyEdge.cursor":
+		if e.ComplexityRoot.PolicyEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEdge.Cursor(childComplexity), true
+	case "PolicyEdge.node":
+		if e.ComplexityRoot.PolicyEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicyEdge.Node(childComplexity), true
+
 	case "PolicyScope.companyId":
 		if e.ComplexityRoot.PolicyScope.CompanyID == nil {
 			break
@@ -1311,7 +1806,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Companies(childComplexity), true
+		args, err := ec.field_Query_companies_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Companies(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.effectivePolicy":
 		if e.ComplexityRoot.Query.EffectivePolicy == nil {
 			break
@@ -1352,13 +1852,35 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.MyEnrollments(childComplexity), true
+		args, err := ec.field_Query_myEnrollments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyEnrollments(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.myTrustedBrowsers":
 		if e.ComplexityRoot.Query.MyTrustedBrowsers == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Query.MyTrustedBrowsers(childComplexity), true
+	case "Query.notificationSettings":
+		if e.ComplexityRoot.Query.NotificationSettings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.NotificationSettings(childComplexity), true
+	case "Query.notifications":
+		if e.ComplexityRoot.Query.Notifications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_notifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Notifications(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*mfa.NotificationFilter)), true
 	case "Query.policies":
 		if e.ComplexityRoot.Query.Policies == nil {
 			break
@@ -1369,7 +1891,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.Policies(childComplexity, args["filter"].(*model.PolicyFilter)), true
+		return e.ComplexityRoot.Query.Policies(childComplexity, args["filter"].(*model.PolicyFilter), args["first"].(*int), args["after"].(*string)), true
+	case "Query.previewNotification":
+		if e.ComplexityRoot.Query.PreviewNotification == nil {
+			break
+		}
+
+		args, err := ec.field_Query_previewNotification_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.PreviewNotification(childComplexity, args["input"].(model.PreviewNotificationInput)), true
 	case "Query.sessionAssertion":
 		if e.ComplexityRoot.Query.SessionAssertion == nil {
 			break
@@ -1397,7 +1930,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.UserEnrollments(childComplexity, args["userId"].(string)), true
+		return e.ComplexityRoot.Query.UserEnrollments(childComplexity, args["userId"].(string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.userTrustedBrowsers":
 		if e.ComplexityRoot.Query.UserTrustedBrowsers == nil {
 			break
@@ -1440,6 +1973,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RemoveEnrollmentPayload.EnrollmentID(childComplexity), true
+
+	case "RequestLinkPayload.ok":
+		if e.ComplexityRoot.RequestLinkPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestLinkPayload.Ok(childComplexity), true
 
 	case "SessionAssertion.acr":
 		if e.ComplexityRoot.SessionAssertion.Acr == nil {
@@ -1644,6 +2184,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserConnection.TotalCount(childComplexity), true
+	case "UserConnection.totalCountIsExact":
+		if e.ComplexityRoot.UserConnection.TotalCountIsExact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UserConnection.TotalCountIsExact(childComplexity), true
 
 	case "UserEdge.cursor":
 		if e.ComplexityRoot.UserEdge.Cursor == nil {
@@ -1706,18 +2252,27 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
 			graphql.NewInputUnmarshaler("ClearPolicyInput", ec.unmarshalInputClearPolicyInput),
 			graphql.NewInputUnmarshaler("CompleteEnrollmentInput", ec.unmarshalInputCompleteEnrollmentInput),
+			graphql.NewInputUnmarshaler("ConfirmMfaRecoveryInput", ec.unmarshalInputConfirmMfaRecoveryInput),
 			graphql.NewInputUnmarshaler("CreateCompanyInput", ec.unmarshalInputCreateCompanyInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
+			graphql.NewInputUnmarshaler("DisableMyMfaInput", ec.unmarshalInputDisableMyMfaInput),
 			graphql.NewInputUnmarshaler("EnrollmentRequestInput", ec.unmarshalInputEnrollmentRequestInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyLoginInput", ec.unmarshalInputFinishPasskeyLoginInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
+			graphql.NewInputUnmarshaler("NotificationFilter", ec.unmarshalInputNotificationFilter),
 			graphql.NewInputUnmarshaler("PolicyFilter", ec.unmarshalInputPolicyFilter),
 			graphql.NewInputUnmarshaler("PolicyScopeInput", ec.unmarshalInputPolicyScopeInput),
+			graphql.NewInputUnmarshaler("PreviewNotificationInput", ec.unmarshalInputPreviewNotificationInput),
 			graphql.NewInputUnmarshaler("RemoveEnrollmentInput", ec.unmarshalInputRemoveEnrollmentInput),
 			graphql.NewInputUnmarshaler("RemoveUserEnrollmentInput", ec.unmarshalInputRemoveUserEnrollmentInput),
 			graphql.NewInputUnmarshaler("RenameEnrollmentInput", ec.unmarshalInputRenameEnrollmentInput),
+			graphql.NewInputUnmarshaler("RequestLinkInput", ec.unmarshalInputRequestLinkInput),
+			graphql.NewInputUnmarshaler("ResetNotificationTemplateInput", ec.unmarshalInputResetNotificationTemplateInput),
+			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("RevokeAllTrustedBrowsersInput", ec.unmarshalInputRevokeAllTrustedBrowsersInput),
 			graphql.NewInputUnmarshaler("RevokeTrustedBrowserInput", ec.unmarshalInputRevokeTrustedBrowserInput),
+			graphql.NewInputUnmarshaler("SetNotificationEnabledInput", ec.unmarshalInputSetNotificationEnabledInput),
+			graphql.NewInputUnmarshaler("SetNotificationTemplateInput", ec.unmarshalInputSetNotificationTemplateInput),
 			graphql.NewInputUnmarshaler("SetPolicyInput", ec.unmarshalInputSetPolicyInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
@@ -1841,7 +2396,9 @@ type AuditEventEdge {
 type AuditEventConnection {
   edges: [AuditEventEdge!]!
   pageInfo: PageInfo!
+  "The matching events, counted up to 10,000 (totalCountIsExact false beyond)."
   totalCount: Int!
+  totalCountIsExact: Boolean!
 }
 
 input AuditFilter {
@@ -2059,7 +2616,8 @@ extend type User {
 
 extend type Query {
   factorTypes: [FactorType!]!
-  myEnrollments: [Enrollment!]! @auth
+  "The viewer's active factors, oldest first."
+  myEnrollments(first: Int, after: String): EnrollmentConnection! @auth
 }
 
 extend type Mutation {
@@ -2074,6 +2632,143 @@ extend type Mutation {
   removeEnrollment(input: RemoveEnrollmentInput!): RemoveEnrollmentPayload! @auth
   "Replaces the viewer's recovery codes."
   regenerateRecoveryCodes: RecoveryCodesPayload! @auth
+}
+
+type EnrollmentEdge {
+  cursor: String!
+  node: Enrollment!
+}
+
+type EnrollmentConnection {
+  edges: [EnrollmentEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+`, BuiltIn: false},
+	{Name: "../schema/notifications.graphqls", Input: `"Where a mail stands in the outbox."
+enum NotificationStatus {
+  "Waiting to be sent, or to be retried at nextAttemptAt."
+  PENDING
+  "Accepted by the SMTP server."
+  SENT
+  "No SMTP server is configured: the mail was written to the server log."
+  LOGGED
+  "Given up: a permanent SMTP failure or the maximum age; lastError says why."
+  DEAD
+  "Not sent on purpose: the user has no email address, or the organization switched the event off."
+  SKIPPED
+}
+
+"One mail of the outbox, written in the same transaction as its event."
+type Notification {
+  id: ID!
+  "The event, e.g. recovery.link (see the README's table)."
+  event: String!
+  status: NotificationStatus!
+  "The recipient's address when the mail was written."
+  to: String!
+  "The recipient (null if deleted since)."
+  user: User
+  attempts: Int!
+  "The last failure, or why the mail was skipped or logged."
+  lastError: String!
+  createdAt: Time!
+  sentAt: Time
+  nextAttemptAt: Time!
+}
+
+type NotificationEdge {
+  cursor: String!
+  node: Notification!
+}
+
+type NotificationConnection {
+  edges: [NotificationEdge!]!
+  pageInfo: PageInfo!
+  "The matching mails, counted up to 10,000 (totalCountIsExact false beyond)."
+  totalCount: Int!
+  totalCountIsExact: Boolean!
+}
+
+input NotificationFilter {
+  status: NotificationStatus
+  "The recipient."
+  userId: ID
+  event: String
+}
+
+"An event's mail as the organization has it: its overrides over the defaults."
+type NotificationSetting {
+  event: String!
+  subject: String!
+  text: String!
+  html: String!
+  "Some part is the organization's own."
+  custom: Boolean!
+  "Switched off, the event's mails are marked SKIPPED instead of sent."
+  enabled: Boolean!
+  "The variables the templates may use, e.g. link, display_name."
+  variables: [String!]!
+  updatedAt: Time
+}
+
+"A mail rendered with sample data."
+type NotificationPreview {
+  subject: String!
+  text: String!
+  html: String!
+}
+
+"""
+Overrides of an event's mail. An omitted or null part uses the default. The
+subject and text are text/template, the HTML html/template (variables are
+escaped); a part may print variables ({{.link}}), test them ({{if}}, {{with}},
+eq, ne, not, and, or), nothing else; at most 64 KiB each.
+"""
+input SetNotificationTemplateInput {
+  event: String!
+  subject: String
+  text: String
+  html: String
+}
+
+input ResetNotificationTemplateInput {
+  event: String!
+}
+
+input SetNotificationEnabledInput {
+  event: String!
+  enabled: Boolean!
+}
+
+"What to preview: omitted parts are the organization's current ones."
+input PreviewNotificationInput {
+  event: String!
+  subject: String
+  text: String
+  html: String
+}
+
+type NotificationSettingPayload {
+  setting: NotificationSetting!
+}
+
+extend type Query {
+  "The organization's outbox, newest first."
+  notifications(first: Int, after: String, filter: NotificationFilter): NotificationConnection! @auth(requires: VIEW_AUDIT)
+  "Every event's mail and switch."
+  notificationSettings: [NotificationSetting!]! @auth(requires: MANAGE_ORGANIZATION)
+  "Renders an event's mail with sample data, sending nothing."
+  previewNotification(input: PreviewNotificationInput!): NotificationPreview! @auth(requires: MANAGE_ORGANIZATION)
+}
+
+extend type Mutation {
+  "Replaces the organization's overrides of an event's mail (checked first)."
+  setNotificationTemplate(input: SetNotificationTemplateInput!): NotificationSettingPayload! @auth(requires: MANAGE_ORGANIZATION)
+  "Goes back to the default mail of an event."
+  resetNotificationTemplate(input: ResetNotificationTemplateInput!): NotificationSettingPayload! @auth(requires: MANAGE_ORGANIZATION)
+  "Switches an event's mails on or off for the organization."
+  setNotificationEnabled(input: SetNotificationEnabledInput!): NotificationSettingPayload! @auth(requires: MANAGE_ORGANIZATION)
 }
 `, BuiltIn: false},
 	{Name: "../schema/passkeys.graphqls", Input: `input BeginPasskeyLoginInput {
@@ -2158,6 +2853,8 @@ type Policy {
   maxFailedAttempts: Int
   lockoutMinutes: Int
   allowPasswordless: Boolean
+  "Users may recover a lost device by an emailed link (requestMfaRecovery)."
+  allowSelfServiceRecovery: Boolean
   updatedAt: Time!
 }
 
@@ -2181,6 +2878,8 @@ input SetPolicyInput {
   maxFailedAttempts: Int
   lockoutMinutes: Int
   allowPasswordless: Boolean
+  "Lost-device links by email (requestMfaRecovery). Default true."
+  allowSelfServiceRecovery: Boolean
   "Required to switch a single user's MFA off when they have factors: it removes them."
   confirmRemoveFactors: Boolean
 }
@@ -2222,6 +2921,8 @@ type EffectivePolicy {
   lockoutMinutesSource: ScopeLevel!
   allowPasswordless: Boolean!
   allowPasswordlessSource: ScopeLevel!
+  allowSelfServiceRecovery: Boolean!
+  allowSelfServiceRecoverySource: ScopeLevel!
 }
 
 type TrustedBrowser {
@@ -2272,6 +2973,17 @@ type MfaStat {
   pending: Int!
 }
 
+type PolicyEdge {
+  cursor: String!
+  node: Policy!
+}
+
+type PolicyConnection {
+  edges: [PolicyEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
 extend type User {
   "Has at least one active factor."
   mfaEnrolled: Boolean!
@@ -2289,9 +3001,11 @@ extend type LoginPayload {
 }
 
 extend type Query {
-  policies(filter: PolicyFilter): [Policy!]! @auth(requires: MANAGE_USERS)
+  "Policies, most general scope first; first defaults to 20 (at most 100)."
+  policies(filter: PolicyFilter, first: Int, after: String): PolicyConnection! @auth(requires: MANAGE_USERS)
   effectivePolicy(userId: ID!): EffectivePolicy! @auth
-  userEnrollments(userId: ID!): [Enrollment!]! @auth(requires: MANAGE_USERS)
+  "A user's active factors, oldest first."
+  userEnrollments(userId: ID!, first: Int, after: String): EnrollmentConnection! @auth(requires: MANAGE_USERS)
   enrolledUsers(first: Int, after: String, filter: UserFilter): UserConnection! @auth(requires: MANAGE_USERS)
   mfaStats: [MfaStat!]! @auth(requires: MANAGE_USERS)
   myTrustedBrowsers: [TrustedBrowser!]! @auth
@@ -2305,7 +3019,7 @@ extend type Mutation {
   next login. Audited as policy.changed with, for each changed field, details
   "<field>.old" and "<field>.new" (snake case: mode, allowed_factor_types,
   enforce_from, trusted_browser_days, max_failed_attempts, lockout_minutes,
-  allow_passwordless; values as GraphQL literals, lists as JSON, "" = not set
+  allow_passwordless, allow_self_service_recovery; values as GraphQL literals, lists as JSON, "" = not set
   at this scope). A patch that changes nothing writes nothing.
   """
   setPolicy(input: SetPolicyInput!): SetPolicyPayload! @auth(requires: MANAGE_USERS)
@@ -2319,6 +3033,79 @@ extend type Mutation {
   cancelEnrollmentRequest(input: EnrollmentRequestInput!): OkPayload! @auth(requires: MANAGE_USERS)
   revokeTrustedBrowser(input: RevokeTrustedBrowserInput!): OkPayload! @auth
   revokeAllTrustedBrowsers(input: RevokeAllTrustedBrowsersInput): OkPayload! @auth
+}
+`, BuiltIn: false},
+	{Name: "../schema/recovery.graphqls", Input: `"""
+Names an account for an emailed link. The answer is the same whether or not
+the account exists.
+"""
+input RequestLinkInput {
+  "The organization's slug."
+  organization: String!
+  usernameOrEmail: String!
+}
+
+"Always ok: whether a mail was sent is not revealed."
+type RequestLinkPayload {
+  ok: Boolean!
+}
+
+input ConfirmMfaRecoveryInput {
+  "The token from the lost-device link (/demo#recover=TOKEN)."
+  token: String!
+  "The account's password: the link alone is not enough."
+  password: String!
+}
+
+input ResetPasswordInput {
+  "The token from the password-reset link (/demo#reset=TOKEN)."
+  token: String!
+  newPassword: String!
+}
+
+input DisableMyMfaInput {
+  "The viewer's password, entered again."
+  password: String!
+}
+
+type DisableMyMfaPayload {
+  user: User!
+}
+
+extend type Mutation {
+  """
+  Lost device: emails a single-use link (30 minutes by default) to the
+  account's address, if the account exists, is active and its policy allows
+  self-service recovery. Answers ok in every case, in the same time. At most
+  3 links per account per hour (RATE_LIMITED, reason TOO_MANY_LINKS, for
+  unknown names alike), and the address's authentication rate applies.
+  """
+  requestMfaRecovery(input: RequestLinkInput!): RequestLinkPayload!
+  """
+  Finishes a lost-device recovery with the link's token and the password
+  (a wrong password counts towards the lockout). The user's factors,
+  recovery codes and trusted browsers are removed, every session ends, the
+  user and the organization managers are emailed, and the answer is the
+  login's (ENROLLMENT_REQUIRED where policy requires a factor). An unknown,
+  used or expired token: UNAUTHENTICATED, reason INVALID_TOKEN.
+  """
+  confirmMfaRecovery(input: ConfirmMfaRecoveryInput!): LoginPayload!
+  "Forgotten password: emails a single-use reset link; the same rules as requestMfaRecovery."
+  requestPasswordReset(input: RequestLinkInput!): RequestLinkPayload!
+  """
+  Sets a new password with a reset link's token. Every session ends and
+  trusted browsers are revoked; the next login still asks for the second
+  factor. An unknown, used or expired token: UNAUTHENTICATED, reason
+  INVALID_TOKEN.
+  """
+  resetPassword(input: ResetPasswordInput!): RequestLinkPayload!
+  """
+  Switches the viewer's MFA off (removes every factor, recovery code and
+  trusted browser) after the password is entered again; refused where
+  policy requires MFA (FORBIDDEN, reason MFA_REQUIRED). Every organization
+  manager is emailed.
+  """
+  disableMyMfa(input: DisableMyMfaInput!): DisableMyMfaPayload! @auth
 }
 `, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `# Twofold's GraphQL API. Conventions: mutations take one ` + "`" + `input` + "`" + ` and return
@@ -2397,14 +3184,41 @@ type UserEdge {
   node: User!
 }
 
+"""
+A page of users. Cursors are opaque and stay valid while users are added or
+removed: the next page starts after the cursor's row.
+"""
 type UserConnection {
   edges: [UserEdge!]!
+  pageInfo: PageInfo!
+  """
+  The matching users. Exact, except with a free-text search, where counting
+  stops at 10,000 (totalCountIsExact false).
+  """
+  totalCount: Int!
+  totalCountIsExact: Boolean!
+}
+
+type CompanyEdge {
+  cursor: String!
+  node: Company!
+}
+
+"The organization's companies, by name."
+type CompanyConnection {
+  edges: [CompanyEdge!]!
   pageInfo: PageInfo!
   totalCount: Int!
 }
 
 input UserFilter {
-  "Matches display name, username, email and company name."
+  """
+  Word-prefix search over display name, username, email and company name:
+  every word of the query must begin some word of those fields, in any
+  order, case-insensitively ("ali smi" finds Alice Smith, "smith@" finds
+  smith@example.com). Words are separated by spaces and . , ; : @ + - / ( ) ' ";
+  "_" and "%" are ordinary characters, never wildcards.
+  """
   search: String
   companyId: ID
   userType: String
@@ -2485,7 +3299,8 @@ extend type Query {
   user(id: ID!): User @auth(requires: MANAGE_USERS)
   "The organization's users, first defaults to 20 (at most 100)."
   users(first: Int, after: String, filter: UserFilter, orderBy: UserOrder): UserConnection! @auth(requires: MANAGE_USERS)
-  companies: [Company!]! @auth(requires: MANAGE_USERS)
+  "The organization's companies, by name; first defaults to 20 (at most 100)."
+  companies(first: Int, after: String): CompanyConnection! @auth(requires: MANAGE_USERS)
 }
 
 extend type Mutation {
@@ -2536,6 +3351,8 @@ func (ec *executionContext) childFields_AuditEventConnection(ctx context.Context
 		return ec.fieldContext_AuditEventConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_AuditEventConnection_totalCount(ctx, field)
+	case "totalCountIsExact":
+		return ec.fieldContext_AuditEventConnection_totalCountIsExact(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type AuditEventConnection", field.Name)
 }
@@ -2598,6 +3415,28 @@ func (ec *executionContext) childFields_Company(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Company", field.Name)
 }
 
+func (ec *executionContext) childFields_CompanyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CompanyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CompanyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_CompanyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompanyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CompanyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_CompanyEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_CompanyEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CompanyEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_CompleteEnrollmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "enrollment":
@@ -2632,6 +3471,14 @@ func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type CreateUserPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DisableMyMfaPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_DisableMyMfaPayload_user(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisableMyMfaPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_EffectivePolicy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "mode":
@@ -2664,6 +3511,10 @@ func (ec *executionContext) childFields_EffectivePolicy(ctx context.Context, fie
 		return ec.fieldContext_EffectivePolicy_allowPasswordless(ctx, field)
 	case "allowPasswordlessSource":
 		return ec.fieldContext_EffectivePolicy_allowPasswordlessSource(ctx, field)
+	case "allowSelfServiceRecovery":
+		return ec.fieldContext_EffectivePolicy_allowSelfServiceRecovery(ctx, field)
+	case "allowSelfServiceRecoverySource":
+		return ec.fieldContext_EffectivePolicy_allowSelfServiceRecoverySource(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EffectivePolicy", field.Name)
 }
@@ -2696,6 +3547,28 @@ func (ec *executionContext) childFields_Enrollment(ctx context.Context, field gr
 		return ec.fieldContext_Enrollment_backupState(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Enrollment", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_EnrollmentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_EnrollmentConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_EnrollmentConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollmentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_EnrollmentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_EnrollmentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollmentEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_EnrollmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2790,6 +3663,98 @@ func (ec *executionContext) childFields_MfaStat(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type MfaStat", field.Name)
 }
 
+func (ec *executionContext) childFields_Notification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Notification_id(ctx, field)
+	case "event":
+		return ec.fieldContext_Notification_event(ctx, field)
+	case "status":
+		return ec.fieldContext_Notification_status(ctx, field)
+	case "to":
+		return ec.fieldContext_Notification_to(ctx, field)
+	case "user":
+		return ec.fieldContext_Notification_user(ctx, field)
+	case "attempts":
+		return ec.fieldContext_Notification_attempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_Notification_lastError(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Notification_createdAt(ctx, field)
+	case "sentAt":
+		return ec.fieldContext_Notification_sentAt(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_Notification_nextAttemptAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_NotificationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_NotificationConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_NotificationConnection_totalCount(ctx, field)
+	case "totalCountIsExact":
+		return ec.fieldContext_NotificationConnection_totalCountIsExact(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_NotificationEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_NotificationEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "subject":
+		return ec.fieldContext_NotificationPreview_subject(ctx, field)
+	case "text":
+		return ec.fieldContext_NotificationPreview_text(ctx, field)
+	case "html":
+		return ec.fieldContext_NotificationPreview_html(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationPreview", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationSetting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "event":
+		return ec.fieldContext_NotificationSetting_event(ctx, field)
+	case "subject":
+		return ec.fieldContext_NotificationSetting_subject(ctx, field)
+	case "text":
+		return ec.fieldContext_NotificationSetting_text(ctx, field)
+	case "html":
+		return ec.fieldContext_NotificationSetting_html(ctx, field)
+	case "custom":
+		return ec.fieldContext_NotificationSetting_custom(ctx, field)
+	case "enabled":
+		return ec.fieldContext_NotificationSetting_enabled(ctx, field)
+	case "variables":
+		return ec.fieldContext_NotificationSetting_variables(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_NotificationSetting_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationSetting", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationSettingPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "setting":
+		return ec.fieldContext_NotificationSettingPayload_setting(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationSettingPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_OkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -2846,10 +3811,34 @@ func (ec *executionContext) childFields_Policy(ctx context.Context, field graphq
 		return ec.fieldContext_Policy_lockoutMinutes(ctx, field)
 	case "allowPasswordless":
 		return ec.fieldContext_Policy_allowPasswordless(ctx, field)
+	case "allowSelfServiceRecovery":
+		return ec.fieldContext_Policy_allowSelfServiceRecovery(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Policy_updatedAt(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Policy", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_PolicyConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_PolicyConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_PolicyConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicyEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_PolicyEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_PolicyEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicyEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_PolicyScope(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2880,6 +3869,14 @@ func (ec *executionContext) childFields_RemoveEnrollmentPayload(ctx context.Cont
 		return ec.fieldContext_RemoveEnrollmentPayload_enrollmentId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RemoveEnrollmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestLinkPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_RequestLinkPayload_ok(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestLinkPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SessionAssertion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2980,6 +3977,8 @@ func (ec *executionContext) childFields_UserConnection(ctx context.Context, fiel
 		return ec.fieldContext_UserConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_UserConnection_totalCount(ctx, field)
+	case "totalCountIsExact":
+		return ec.fieldContext_UserConnection_totalCountIsExact(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserConnection", field.Name)
 }

@@ -14,9 +14,11 @@ import (
 )
 
 type AuditEventConnection struct {
-	Edges      []AuditEventEdge `json:"edges"`
-	PageInfo   *PageInfo        `json:"pageInfo"`
-	TotalCount int              `json:"totalCount"`
+	Edges    []AuditEventEdge `json:"edges"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+	// The matching events, counted up to 10,000 (totalCountIsExact false beyond).
+	TotalCount        int  `json:"totalCount"`
+	TotalCountIsExact bool `json:"totalCountIsExact"`
 }
 
 type AuditEventEdge struct {
@@ -72,6 +74,18 @@ type ClearPolicyInput struct {
 	Scope *PolicyScopeInput `json:"scope"`
 }
 
+// The organization's companies, by name.
+type CompanyConnection struct {
+	Edges      []CompanyEdge `json:"edges"`
+	PageInfo   *PageInfo     `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+type CompanyEdge struct {
+	Cursor string       `json:"cursor"`
+	Node   *mfa.Company `json:"node"`
+}
+
 type CompleteEnrollmentInput struct {
 	EnrollmentID string `json:"enrollmentId"`
 	// The client's proof: TOTP {"code": "123456"}; WebAuthn the PublicKeyCredential JSON.
@@ -95,6 +109,13 @@ type CompleteEnrollmentPayload struct {
 	TrustedBrowserExpiresAt *time.Time `json:"trustedBrowserExpiresAt,omitempty"`
 }
 
+type ConfirmMfaRecoveryInput struct {
+	// The token from the lost-device link (/demo#recover=TOKEN).
+	Token string `json:"token"`
+	// The account's password: the link alone is not enough.
+	Password string `json:"password"`
+}
+
 type CreateCompanyInput struct {
 	Name string `json:"name"`
 }
@@ -105,6 +126,26 @@ type CreateCompanyPayload struct {
 
 type CreateUserPayload struct {
 	User *mfa.User `json:"user"`
+}
+
+type DisableMyMfaInput struct {
+	// The viewer's password, entered again.
+	Password string `json:"password"`
+}
+
+type DisableMyMfaPayload struct {
+	User *mfa.User `json:"user"`
+}
+
+type EnrollmentConnection struct {
+	Edges      []EnrollmentEdge `json:"edges"`
+	PageInfo   *PageInfo        `json:"pageInfo"`
+	TotalCount int              `json:"totalCount"`
+}
+
+type EnrollmentEdge struct {
+	Cursor string          `json:"cursor"`
+	Node   *mfa.Enrollment `json:"node"`
 }
 
 type EnrollmentPayload struct {
@@ -166,6 +207,23 @@ type LogoutPayload struct {
 type Mutation struct {
 }
 
+type NotificationConnection struct {
+	Edges    []NotificationEdge `json:"edges"`
+	PageInfo *PageInfo          `json:"pageInfo"`
+	// The matching mails, counted up to 10,000 (totalCountIsExact false beyond).
+	TotalCount        int  `json:"totalCount"`
+	TotalCountIsExact bool `json:"totalCountIsExact"`
+}
+
+type NotificationEdge struct {
+	Cursor string            `json:"cursor"`
+	Node   *mfa.Notification `json:"node"`
+}
+
+type NotificationSettingPayload struct {
+	Setting *mfa.NotificationSetting `json:"setting"`
+}
+
 type OkPayload struct {
 	Ok bool `json:"ok"`
 }
@@ -175,6 +233,17 @@ type PageInfo struct {
 	HasPreviousPage bool    `json:"hasPreviousPage"`
 	StartCursor     *string `json:"startCursor,omitempty"`
 	EndCursor       *string `json:"endCursor,omitempty"`
+}
+
+type PolicyConnection struct {
+	Edges      []PolicyEdge `json:"edges"`
+	PageInfo   *PageInfo    `json:"pageInfo"`
+	TotalCount int          `json:"totalCount"`
+}
+
+type PolicyEdge struct {
+	Cursor string      `json:"cursor"`
+	Node   *mfa.Policy `json:"node"`
 }
 
 type PolicyFilter struct {
@@ -188,6 +257,14 @@ type PolicyScopeInput struct {
 	CompanyID *string `json:"companyId,omitempty"`
 	UserType  *string `json:"userType,omitempty"`
 	UserID    *string `json:"userId,omitempty"`
+}
+
+// What to preview: omitted parts are the organization's current ones.
+type PreviewNotificationInput struct {
+	Event   string  `json:"event"`
+	Subject *string `json:"subject,omitempty"`
+	Text    *string `json:"text,omitempty"`
+	HTML    *string `json:"html,omitempty"`
 }
 
 type Query struct {
@@ -215,6 +292,29 @@ type RenameEnrollmentInput struct {
 	Label        string `json:"label"`
 }
 
+// Names an account for an emailed link. The answer is the same whether or not
+// the account exists.
+type RequestLinkInput struct {
+	// The organization's slug.
+	Organization    string `json:"organization"`
+	UsernameOrEmail string `json:"usernameOrEmail"`
+}
+
+// Always ok: whether a mail was sent is not revealed.
+type RequestLinkPayload struct {
+	Ok bool `json:"ok"`
+}
+
+type ResetNotificationTemplateInput struct {
+	Event string `json:"event"`
+}
+
+type ResetPasswordInput struct {
+	// The token from the password-reset link (/demo#reset=TOKEN).
+	Token       string `json:"token"`
+	NewPassword string `json:"newPassword"`
+}
+
 type RevokeAllTrustedBrowsersInput struct {
 	// Another user's (MANAGE_USERS); omit for your own.
 	UserID *string `json:"userId,omitempty"`
@@ -238,6 +338,22 @@ type SessionAssertion struct {
 	Acr string `json:"acr"`
 }
 
+type SetNotificationEnabledInput struct {
+	Event   string `json:"event"`
+	Enabled bool   `json:"enabled"`
+}
+
+// Overrides of an event's mail. An omitted or null part uses the default. The
+// subject and text are text/template, the HTML html/template (variables are
+// escaped); a part may print variables ({{.link}}), test them ({{if}}, {{with}},
+// eq, ne, not, and, or), nothing else; at most 64 KiB each.
+type SetNotificationTemplateInput struct {
+	Event   string  `json:"event"`
+	Subject *string `json:"subject,omitempty"`
+	Text    *string `json:"text,omitempty"`
+	HTML    *string `json:"html,omitempty"`
+}
+
 // A patch to one scope's policy: a field left out keeps its current value, a
 // field set to null is cleared (the scope inherits it again from broader scopes),
 // any other value replaces it. Validation applies to the resulting policy: a
@@ -256,6 +372,8 @@ type SetPolicyInput struct {
 	MaxFailedAttempts  graphql.Omittable[*int]  `json:"maxFailedAttempts,omitempty"`
 	LockoutMinutes     graphql.Omittable[*int]  `json:"lockoutMinutes,omitempty"`
 	AllowPasswordless  graphql.Omittable[*bool] `json:"allowPasswordless,omitempty"`
+	// Lost-device links by email (requestMfaRecovery). Default true.
+	AllowSelfServiceRecovery graphql.Omittable[*bool] `json:"allowSelfServiceRecovery,omitempty"`
 	// Required to switch a single user's MFA off when they have factors: it removes them.
 	ConfirmRemoveFactors *bool `json:"confirmRemoveFactors,omitempty"`
 }
@@ -269,10 +387,15 @@ type UpdateUserPayload struct {
 	User *mfa.User `json:"user"`
 }
 
+// A page of users. Cursors are opaque and stay valid while users are added or
+// removed: the next page starts after the cursor's row.
 type UserConnection struct {
-	Edges      []UserEdge `json:"edges"`
-	PageInfo   *PageInfo  `json:"pageInfo"`
-	TotalCount int        `json:"totalCount"`
+	Edges    []UserEdge `json:"edges"`
+	PageInfo *PageInfo  `json:"pageInfo"`
+	// The matching users. Exact, except with a free-text search, where counting
+	// stops at 10,000 (totalCountIsExact false).
+	TotalCount        int  `json:"totalCount"`
+	TotalCountIsExact bool `json:"totalCountIsExact"`
 }
 
 type UserEdge struct {
