@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. When TWOFOLD_TEST_MYSQL_DSN is unset it starts a throwaway
-# MariaDB (datadir in a temp folder, its own port) and stops it afterwards.
+# MariaDB (datadir in a temp folder, its own port) and stops it afterwards;
+# with galera-4 installed it also starts a throwaway 3-node Galera cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,14 +10,14 @@ stop_db() {
     kill "$DB_PID" 2>/dev/null || true
     wait "$DB_PID" 2>/dev/null || true
   fi
-  [[ -n "${DB_DIR:-}" ]] && rm -rf "$DB_DIR"
+  if [[ -n "${DB_DIR:-}" ]]; then rm -rf "$DB_DIR"; fi
 }
 stop_galera() {
   if [[ -n "${GALERA_DIR:-}" ]]; then
     scripts/galera.sh stop || true
   fi
 }
-trap 'stop_db; stop_galera' EXIT
+trap 'stop_db || true; stop_galera || true' EXIT
 
 if [[ -z "${TWOFOLD_TEST_MYSQL_DSN:-}" ]]; then
   MARIADBD=$(command -v mariadbd || command -v mysqld || ls /usr/sbin/mariadbd 2>/dev/null || true)
