@@ -270,6 +270,33 @@ func TestGalera(t *testing.T) {
 		}
 	})
 
+	t.Run("readyz says a node that is not synced is not ready", func(t *testing.T) {
+		_, nodes := galeraEnv(t, dsns)
+		db, err := sql.Open("mysql", dsns[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if code := readyz(t, nodes[2]); code != http.StatusOK {
+			t.Fatalf("readyz of a synced node's server: %d", code)
+		}
+		// A desynced node (as while it donates a state transfer) serves
+		// stale data: not ready.
+		if _, err := db.Exec("SET GLOBAL wsrep_desync = ON"); err != nil {
+			t.Fatal(err)
+		}
+		code := readyz(t, nodes[2])
+		if _, err := db.Exec("SET GLOBAL wsrep_desync = OFF"); err != nil {
+			t.Fatal(err)
+		}
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("readyz of a desynced node's server: %d, want 503", code)
+		}
+		if code := readyz(t, nodes[0]); code != http.StatusOK {
+			t.Fatalf("readyz of node 1's server meanwhile: %d", code)
+		}
+	})
+
 	// Last: it takes node 2 away and brings it back.
 	t.Run("a node lost under load", func(t *testing.T) {
 		dir := os.Getenv("GALERA_DIR")
