@@ -134,6 +134,7 @@ var authzFields = map[string]authzField{
 	"auditEvents":       {},
 	"myEnrollments":     {self: true},
 	"myTrustedBrowsers": {self: true},
+	"sessionAssertion":  {self: true},
 	"effectivePolicy": {self: true, ids: true, vars: func(x *authzCall) map[string]any {
 		return map[string]any{"userId": x.subject().id}
 	}},
@@ -265,6 +266,27 @@ var authzFields = map[string]authzField{
 		scope := map[string]any{"userId": x.subject().id}
 		x.e.setPolicy(x.admin, map[string]any{"scope": scope, "mode": "OPTIONAL"})
 		return withInput(map[string]any{"scope": scope})
+	}},
+	// --- self-service links: the link (and for a lost device the
+	// password) is the credential
+	"requestMfaRecovery": {public: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"organization": "demo", "usernameOrEmail": x.fresh().name})
+	}},
+	"requestPasswordReset": {public: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"organization": "demo", "usernameOrEmail": x.fresh().name})
+	}},
+	"confirmMfaRecovery": {public: true, vars: func(x *authzCall) map[string]any {
+		u := x.fresh()
+		x.e.client().must(requestRecoveryMut, map[string]any{"o": "demo", "u": u.name})
+		return withInput(map[string]any{"token": mailedToken(x.e, u.name+"@example.com", subjRecoveryLink, "recover"), "password": u.pass})
+	}},
+	"resetPassword": {public: true, vars: func(x *authzCall) map[string]any {
+		u := x.fresh()
+		x.e.client().must(requestResetMut, map[string]any{"o": "demo", "u": u.name})
+		return withInput(map[string]any{"token": mailedToken(x.e, u.name+"@example.com", subjResetLink, "reset"), "newPassword": u.pass + "-reset"})
+	}},
+	"disableMyMfa": {self: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"password": x.me().pass})
 	}},
 	"createCompany": {vars: func(x *authzCall) map[string]any {
 		return withInput(map[string]any{"name": x.unique("Company")})

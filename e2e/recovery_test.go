@@ -77,6 +77,18 @@ const (
 	subjPasswordSet  = "Your password was changed"
 )
 
+// mailedToken is the token of the link (#fragment=TOKEN) in the first mail
+// to addr with subject, whatever the public URL.
+func mailedToken(e *env, addr, subject, fragment string) string {
+	e.t.Helper()
+	text := e.mailed(addr, subject, 1)[0].Text()
+	_, after, ok := strings.Cut(text, "#"+fragment+"=")
+	if !ok || len(after) < 43 {
+		e.t.Fatalf("no %s link in:\n%s", fragment, text)
+	}
+	return after[:43]
+}
+
 // reasonOf is the first error's extensions.reason.
 func reasonOf(r response) string {
 	if len(r.Errors) == 0 {
