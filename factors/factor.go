@@ -12,11 +12,21 @@ package factors
 import (
 	"context"
 	"encoding/json"
+	"slices"
+	"strings"
 )
 
 // ProtocolVersion is the version of this contract. The go-plugin handshake
-// uses it to refuse plugins built against an incompatible SDK.
-const ProtocolVersion = 1
+// negotiates it: the host speaks every version from MinProtocolVersion to
+// ProtocolVersion and refuses plugins built for any other.
+//
+//   - 1: settings are a map of descriptions, every one an optional string.
+//   - 2: settings are declared with SettingSchema (type, required, secret,
+//     default); the host validates values before Configure.
+const ProtocolVersion = 2
+
+// MinProtocolVersion is the oldest contract version the host still speaks.
+const MinProtocolVersion = 1
 
 // Capability describes a property of a factor type that policies and clients
 // can reason about.
@@ -88,12 +98,32 @@ type DescribeResponse struct {
 	ID          string
 	DisplayName string
 	Version     string
-	// ProtocolVersion is the contract version the plugin was built with.
+	// ProtocolVersion is the contract version the plugin speaks; the SDK
+	// sets it to the version the handshake negotiated.
 	ProtocolVersion int
 	Capabilities    []Capability
+	// SettingSchema declares the settings Configure accepts (protocol
+	// version 2). The host reads, checks and passes only these.
+	SettingSchema []Setting
 	// Settings lists the configuration keys Configure accepts, with a short
-	// description each.
+	// description each: protocol version 1's declaration, kept for hosts
+	// that speak only it. The SDK fills it from SettingSchema; a plugin
+	// that sets only Settings declares optional strings.
 	Settings map[string]string
+}
+
+// Schema returns the declared settings: SettingSchema, or for a version 1
+// plugin one optional string per key of Settings, sorted by name.
+func (d *DescribeResponse) Schema() []Setting {
+	if len(d.SettingSchema) > 0 || len(d.Settings) == 0 {
+		return d.SettingSchema
+	}
+	out := make([]Setting, 0, len(d.Settings))
+	for name, desc := range d.Settings {
+		out = append(out, Setting{Name: name, Type: SettingString, Description: desc})
+	}
+	slices.SortFunc(out, func(a, b Setting) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // ConfigureRequest carries the plugin's settings. Keys are the ones Describe

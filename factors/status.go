@@ -5,4 +5,7 @@ type Status struct {
 	DescribeResponse
 	// Healthy is false while the plugin process is down or restarting.
 	Healthy bool
+	// Configured is every declared setting with its configured value,
+	// secrets masked.
+	Configured []SettingValue
 }

@@ -32,7 +32,8 @@ func OpenService(ctx context.Context, cfg Config) (*mfa.Service, func() error, e
 
 // UnknownVariables lists the TWOFOLD_* variables of environ ("NAME=value")
 // that no setting reads: most likely typos (TWOFOLD_HTTP_ADR). Test
-// switches (TWOFOLD_TEST_*) are not settings.
+// switches (TWOFOLD_TEST_*) are not settings, and plugin settings
+// (TWOFOLD_FACTOR_*) are checked by the plugin host, which knows them.
 func UnknownVariables(environ []string) []string {
 	read := map[string]bool{}
 	values := map[string]string{}
@@ -46,7 +47,9 @@ func UnknownVariables(environ []string) []string {
 	})
 	var out []string
 	for name := range values {
-		if !strings.HasPrefix(name, "TWOFOLD_") || strings.HasPrefix(name, "TWOFOLD_TEST_") || read[name] {
+		// TWOFOLD_FACTOR_* set plugins' settings: the plugin host checks
+		// them against what each installed plugin declares.
+		if !strings.HasPrefix(name, "TWOFOLD_") || strings.HasPrefix(name, "TWOFOLD_TEST_") || strings.HasPrefix(name, "TWOFOLD_FACTOR_") || read[name] {
 			continue
 		}
 		if base, ok := strings.CutSuffix(name, "_FILE"); ok && read[base] {

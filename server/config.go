@@ -44,6 +44,11 @@ type Config struct {
 	MFA mfa.Config
 	// PluginSettings are handed to each factor plugin at start, by factor id.
 	PluginSettings map[string]map[string]string
+	// PluginEnviron is the environment ("NAME=value") the host reads the
+	// plugins' declared settings from: TWOFOLD_FACTOR_<ID>_<SETTING> (and
+	// _FILE) and the built-in plugins' older variables. main sets it to the
+	// process environment; nil reads no variable.
+	PluginEnviron []string
 	// RequestTimeout bounds each GraphQL request's work
 	// (TWOFOLD_REQUEST_TIMEOUT; zero means DefaultRequestTimeout).
 	RequestTimeout time.Duration

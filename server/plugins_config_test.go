@@ -6,30 +6,30 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The security key policy variables reach the hardwarekey plugin, and
-// only it; unset, the plugin's defaults apply (trusted attestation).
-func TestHardwareKeySettingsFromEnv(t *testing.T) {
-	tests := map[string]struct {
-		env  map[string]string
-		want map[string]string
-	}{
-		"defaults": {want: map[string]string{"rp_id": "localhost", "rp_name": "Twofold", "origins": "http://localhost:8080"}},
-		"attestation policy": {
-			env: map[string]string{"TWOFOLD_HARDWAREKEY_ATTESTATION": "any", "TWOFOLD_HARDWAREKEY_ATTESTATION_ROOTS": "/etc/twofold/vendors.pem",
-				"TWOFOLD_HARDWAREKEY_ALLOWED_AAGUIDS": "cb69481e-8ff7-4039-93ec-0a2729a154a8"},
-			want: map[string]string{"rp_id": "localhost", "rp_name": "Twofold", "origins": "http://localhost:8080",
-				"attestation": "any", "attestation_roots": "/etc/twofold/vendors.pem", "allowed_aaguids": "cb69481e-8ff7-4039-93ec-0a2729a154a8"},
-		},
+// The server gives the WebAuthn plugins the allowed origins as their
+// default origins; every other value comes from variables the host reads.
+func TestPluginSettingsDefaults(t *testing.T) {
+	got := pluginSettings(envReader{get: func(string) string { return "" }}, []string{"http://localhost:8080", "http://127.0.0.1:8080"})
+	want := map[string]map[string]string{
+		"passkey":     {"origins": "http://localhost:8080,http://127.0.0.1:8080"},
+		"hardwarekey": {"origins": "http://localhost:8080,http://127.0.0.1:8080"},
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			got := pluginSettings(envReader{get: func(k string) string { return tc.env[k] }}, []string{"http://localhost:8080"})
-			if diff := cmp.Diff(tc.want, got["hardwarekey"]); diff != "" {
-				t.Errorf("hardwarekey settings (-want +got):\n%s", diff)
-			}
-			if _, ok := got["passkey"]["attestation"]; ok {
-				t.Error("the passkey plugin got the security key policy")
-			}
-		})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// The security key policy variables alias only the hardwarekey plugin's
+// settings; the relying party is shared.
+func TestPluginAliases(t *testing.T) {
+	a := PluginAliases()
+	if a["hardwarekey"]["attestation"] != "TWOFOLD_HARDWAREKEY_ATTESTATION" || a["hardwarekey"]["mds_root_cert"] != "TWOFOLD_HARDWAREKEY_MDS_ROOT" {
+		t.Errorf("hardwarekey aliases: %v", a["hardwarekey"])
+	}
+	if _, ok := a["passkey"]["attestation"]; ok {
+		t.Error("the passkey plugin would get the security key policy")
+	}
+	if a["passkey"]["rp_id"] != "TWOFOLD_WEBAUTHN_RP_ID" || a["hardwarekey"]["origins"] != "TWOFOLD_WEBAUTHN_ORIGINS" || a["totp"]["skew"] != "TWOFOLD_TOTP_SKEW" {
+		t.Errorf("aliases: %v", a)
 	}
 }

@@ -87,6 +87,7 @@ func (s *Server) init(ctx context.Context, o options) error {
 			return fmt.Errorf("TWOFOLD_PLUGIN_CHECKSUMS: %w", err)
 		}
 		s.plugins, err = host.New(ctx, host.Config{Dir: s.cfg.PluginDir, Checksums: checksums, Settings: s.cfg.PluginSettings,
+			Environ: s.cfg.PluginEnviron, Aliases: pluginAliases,
 			Logger: o.logger, Observe: s.metrics.observeFactorCall})
 		if err != nil {
 			return fmt.Errorf("factor plugins: %w", err)

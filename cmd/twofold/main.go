@@ -46,6 +46,11 @@ Usage:
                                    included) to TIME (excluded) to stdout as JSON lines,
                                    oldest first, for a SIEM; every organization unless
                                    --org names one
+  twofold plugin test PATH [--settings k=v ...] [--answer JSON] [--reusable] [--timeout D]
+                                   run the conformance checks against a factor plugin
+                                   binary (any language) and print a pass/fail report
+  twofold plugin checksum PATH ... print each plugin's pin line (name=sha256hex), the
+                                   format of TWOFOLD_PLUGIN_CHECKSUMS
   twofold help                     this text
 
 The admin commands act on the database directly (break-glass, for an
@@ -80,6 +85,8 @@ func run(args []string, out io.Writer, getenv func(string) string, environ []str
 	case "version", "--version":
 		fmt.Fprintln(out, version())
 		return nil
+	case "plugin":
+		return pluginCommand(context.Background(), args, out)
 	case "serve", "migrate", "rotate-seal-key", "admin", "audit":
 	default:
 		fmt.Fprintf(os.Stderr, "twofold: unknown command %q\n\n", cmd)
@@ -92,6 +99,7 @@ func run(args []string, out io.Writer, getenv func(string) string, environ []str
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
+	cfg.PluginEnviron = environ
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch cmd {

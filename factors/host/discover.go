@@ -39,7 +39,7 @@ func discover(dir string) ([]string, error) {
 
 // verify returns the binary's SHA-256 after checking it against its pin.
 func verify(path string, pins map[string]string, required bool) ([]byte, error) {
-	sum, err := fileSHA256(path)
+	sum, err := FileSHA256(path)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,8 @@ func verify(path string, pins map[string]string, required bool) ([]byte, error) 
 	return sum, nil
 }
 
-func fileSHA256(path string) ([]byte, error) {
+// FileSHA256 is the SHA-256 of the file at path, as plugins are pinned.
+func FileSHA256(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

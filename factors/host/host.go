@@ -36,8 +36,18 @@ type Config struct {
 	// unless RequireChecksums is set.
 	Checksums        map[string]string
 	RequireChecksums bool
-	// Settings are passed to each plugin's Configure, by factor id, after
-	// every (re)start.
+	// Environ is the environment ("NAME=value") the plugins' settings are
+	// read from: each declared setting from TWOFOLD_FACTOR_<ID>_<SETTING>
+	// or, for a value kept in a file, TWOFOLD_FACTOR_<ID>_<SETTING>_FILE.
+	// Plugins themselves never see the host's environment.
+	Environ []string
+	// Aliases are older variables that also set a setting, by factor id
+	// then setting name; the TWOFOLD_FACTOR_ variable wins over its alias.
+	Aliases map[string]map[string]string
+	// Settings are values by factor id then setting name, used when no
+	// variable sets the setting (the server's computed defaults, tests).
+	// Every value is checked against the factor's declaration and passed
+	// to Configure after every (re)start.
 	Settings map[string]map[string]string
 	// CallTimeout bounds each call (default 5s).
 	CallTimeout time.Duration
@@ -59,9 +69,10 @@ type Config struct {
 type Registry struct {
 	cfg       Config
 	log       *slog.Logger
-	procs     map[string]*proc // by factor id; not changed after New
-	socketDir string           // this host's own folder in cfg.SocketDir
-	release   func()           // removes socketDir
+	procs     map[string]*proc  // by factor id; not changed after New
+	env       map[string]string // cfg.Environ
+	socketDir string            // this host's own folder in cfg.SocketDir
+	release   func()            // removes socketDir
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -75,13 +86,14 @@ func newRegistry(cfg Config) *Registry {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{cfg: cfg, log: log, procs: map[string]*proc{}, stop: func() {}, release: func() {}}
+	return &Registry{cfg: cfg, log: log, procs: map[string]*proc{}, env: environ(cfg.Environ), stop: func() {}, release: func() {}}
 }
 
 // New discovers, verifies and starts every plugin in cfg.Dir, and describes
 // and configures each. It fails, leaving nothing running, if any plugin is
-// refused (checksum, handshake, protocol version, duplicate factor id) or
-// does not start.
+// refused (checksum, handshake, protocol version, duplicate factor id,
+// settings) or does not start. Bad or missing settings are reported for
+// every plugin at once, each naming its variable (see SettingsError).
 func New(ctx context.Context, cfg Config) (*Registry, error) {
 	r := newRegistry(cfg)
 	if err := r.start(ctx); err != nil {
@@ -101,10 +113,15 @@ func (r *Registry) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var settingsErrs []error
 	for _, path := range paths {
 		p, err := r.load(ctx, path)
+		if serr := (*SettingsError)(nil); errors.As(err, &serr) {
+			settingsErrs = append(settingsErrs, err)
+			continue
+		}
 		if err != nil {
-			return err
+			return errors.Join(append(settingsErrs, err)...)
 		}
 		if other, dup := r.procs[p.id]; dup {
 			p.kill()
@@ -112,6 +129,10 @@ func (r *Registry) start(ctx context.Context) error {
 		}
 		r.procs[p.id] = p
 	}
+	if len(settingsErrs) > 0 {
+		return errors.Join(settingsErrs...)
+	}
+	r.warnUnknownVariables()
 	superviseCtx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	for _, p := range r.procs {
@@ -135,7 +156,7 @@ func (r *Registry) Types() []factors.Status {
 	out := make([]factors.Status, 0, len(r.procs))
 	for _, p := range r.procs {
 		p.mu.Lock()
-		out = append(out, factors.Status{DescribeResponse: p.desc, Healthy: p.healthyLocked()})
+		out = append(out, factors.Status{DescribeResponse: p.desc, Healthy: p.healthyLocked(), Configured: p.configured})
 		p.mu.Unlock()
 	}
 	slices.SortFunc(out, func(a, b factors.Status) int { return strings.Compare(a.ID, b.ID) })
@@ -190,27 +211,31 @@ func (r *Registry) Close() {
 
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
-// describeAndConfigure checks what a freshly started factor says it is and
-// hands it its settings.
-func describeAndConfigure(ctx context.Context, f factors.Factor, cfg Config) (*factors.DescribeResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+// describeAndConfigure checks what a freshly started factor says it is,
+// reads and checks its settings, and hands them over. version is the
+// contract version the handshake chose (0 in-process: the current one).
+func (r *Registry) describeAndConfigure(ctx context.Context, plugin string, f factors.Factor, version int) (*factors.DescribeResponse, []factors.SettingValue, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
 	defer cancel()
 	desc, err := f.Describe(ctx, &factors.DescribeRequest{})
 	if err != nil {
-		return nil, fmt.Errorf("describe: %w", err)
+		return nil, nil, fmt.Errorf("describe: %w", err)
 	}
 	if !idPattern.MatchString(desc.ID) {
-		return nil, fmt.Errorf("factor id %q: want lowercase letters, digits and '-', starting with a letter", desc.ID)
+		return nil, nil, fmt.Errorf("factor id %q: want lowercase letters, digits and '-', starting with a letter", desc.ID)
 	}
-	if desc.ProtocolVersion != factors.ProtocolVersion {
-		return nil, fmt.Errorf("factor %s speaks protocol %d, the host %d", desc.ID, desc.ProtocolVersion, factors.ProtocolVersion)
+	if version == 0 {
+		version = factors.ProtocolVersion
 	}
-	settings := cfg.Settings[desc.ID]
-	if settings == nil {
-		settings = map[string]string{}
+	if desc.ProtocolVersion != version {
+		return nil, nil, fmt.Errorf("factor %s says it speaks protocol version %d, but the handshake chose version %d", desc.ID, desc.ProtocolVersion, version)
+	}
+	settings, shown, err := r.resolveSettings(plugin, desc)
+	if err != nil {
+		return nil, nil, err
 	}
 	if _, err := f.Configure(ctx, &factors.ConfigureRequest{Settings: settings}); err != nil {
-		return nil, fmt.Errorf("configure %s: %w", desc.ID, err)
+		return nil, nil, fmt.Errorf("configure %s: %w", desc.ID, err)
 	}
-	return desc, nil
+	return desc, shown, nil
 }

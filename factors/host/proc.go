@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -38,12 +40,14 @@ type proc struct {
 	sum  []byte        // SHA-256 the binary had when loaded; every restart checks it
 	kick chan struct{} // asks the supervisor to look now
 
-	mu      sync.Mutex
-	client  *plugin.Client // nil for in-process factors
-	impl    factors.Factor
-	desc    factors.DescribeResponse
-	sockets string // this process's socket folder
-	down    bool   // a call saw this client fail
+	mu     sync.Mutex
+	client *plugin.Client // nil for in-process factors
+	impl   factors.Factor
+	desc   factors.DescribeResponse
+	// configured are the declared settings and their values, masked.
+	configured []factors.SettingValue
+	sockets    string // this process's socket folder
+	down       bool   // a call saw this client fail
 }
 
 // load verifies a binary and starts it once.
@@ -103,14 +107,14 @@ func (p *proc) start(ctx context.Context) error {
 	}
 	rpc, err := client.Client()
 	if err != nil {
-		return fail(err)
+		return fail(versionError(err))
 	}
 	raw, err := rpc.Dispense(wire.PluginName)
 	if err != nil {
 		return fail(err)
 	}
 	impl := raw.(factors.Factor)
-	desc, err := describeAndConfigure(ctx, impl, p.r.cfg)
+	desc, configured, err := p.r.describeAndConfigure(ctx, p.name, impl, client.NegotiatedVersion())
 	if err != nil {
 		return fail(err)
 	}
@@ -118,9 +122,27 @@ func (p *proc) start(ctx context.Context) error {
 		return fail(fmt.Errorf("restarted as factor %q, was %q", desc.ID, p.id))
 	}
 	p.mu.Lock()
-	p.client, p.impl, p.desc, p.sockets, p.down = client, impl, *desc, sockets, false
+	p.client, p.impl, p.desc, p.configured, p.sockets, p.down = client, impl, *desc, configured, sockets, false
 	p.mu.Unlock()
 	return nil
+}
+
+var incompatible = regexp.MustCompile(`(?i)incompatible API version with plugin\. Plugin version: (-?\d+)`)
+
+// versionError says which contract versions a plugin and the host speak
+// when the handshake found none in common.
+func versionError(err error) error {
+	m := incompatible.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	v, _ := strconv.Atoi(m[1])
+	age := "too new: it was built with a newer Twofold SDK; upgrade Twofold"
+	if v < factors.MinProtocolVersion {
+		age = "too old: rebuild it with a current Twofold SDK"
+	}
+	return fmt.Errorf("built for factor protocol version %d, but this host speaks versions %d to %d (%s)",
+		v, factors.MinProtocolVersion, factors.ProtocolVersion, age)
 }
 
 // passedEnv are the host variables a plugin sees. Plugins do not inherit

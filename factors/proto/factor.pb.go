@@ -91,6 +91,75 @@ func (ErrorKind) EnumDescriptor() ([]byte, []int) {
 	return file_factor_proto_rawDescGZIP(), []int{0}
 }
 
+// SettingType is how the host parses and checks a setting's value before
+// Configure. Values always travel as strings.
+type SettingType int32
+
+const (
+	// A string, for plugins that declare no type.
+	SettingType_SETTING_TYPE_UNSPECIFIED SettingType = 0
+	SettingType_SETTING_TYPE_STRING      SettingType = 1
+	// A base-10 integer.
+	SettingType_SETTING_TYPE_INT SettingType = 2
+	// true or false.
+	SettingType_SETTING_TYPE_BOOL SettingType = 3
+	// A Go duration: 300ms, 5m, 1h30m.
+	SettingType_SETTING_TYPE_DURATION SettingType = 4
+	// An absolute URL with a scheme and a host.
+	SettingType_SETTING_TYPE_URL SettingType = 5
+	// A comma-separated list.
+	SettingType_SETTING_TYPE_LIST SettingType = 6
+)
+
+// Enum value maps for SettingType.
+var (
+	SettingType_name = map[int32]string{
+		0: "SETTING_TYPE_UNSPECIFIED",
+		1: "SETTING_TYPE_STRING",
+		2: "SETTING_TYPE_INT",
+		3: "SETTING_TYPE_BOOL",
+		4: "SETTING_TYPE_DURATION",
+		5: "SETTING_TYPE_URL",
+		6: "SETTING_TYPE_LIST",
+	}
+	SettingType_value = map[string]int32{
+		"SETTING_TYPE_UNSPECIFIED": 0,
+		"SETTING_TYPE_STRING":      1,
+		"SETTING_TYPE_INT":         2,
+		"SETTING_TYPE_BOOL":        3,
+		"SETTING_TYPE_DURATION":    4,
+		"SETTING_TYPE_URL":         5,
+		"SETTING_TYPE_LIST":        6,
+	}
+)
+
+func (x SettingType) Enum() *SettingType {
+	p := new(SettingType)
+	*p = x
+	return p
+}
+
+func (x SettingType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SettingType) Descriptor() protoreflect.EnumDescriptor {
+	return file_factor_proto_enumTypes[1].Descriptor()
+}
+
+func (SettingType) Type() protoreflect.EnumType {
+	return &file_factor_proto_enumTypes[1]
+}
+
+func (x SettingType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SettingType.Descriptor instead.
+func (SettingType) EnumDescriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{1}
+}
+
 type FactorError struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          ErrorKind              `protobuf:"varint,1,opt,name=kind,proto3,enum=twofold.factor.v1.ErrorKind" json:"kind,omitempty"`
@@ -307,6 +376,95 @@ func (*DescribeRequest) Descriptor() ([]byte, []int) {
 	return file_factor_proto_rawDescGZIP(), []int{3}
 }
 
+// Setting declares one setting a factor accepts (protocol version 2).
+type Setting struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lowercase letters, digits and '_', starting with a letter.
+	Name string      `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type SettingType `protobuf:"varint,2,opt,name=type,proto3,enum=twofold.factor.v1.SettingType" json:"type,omitempty"`
+	// The host refuses to start the plugin when no value is configured.
+	Required bool `protobuf:"varint,3,opt,name=required,proto3" json:"required,omitempty"`
+	// The value is masked wherever the host shows it and may come from a file.
+	Secret bool `protobuf:"varint,4,opt,name=secret,proto3" json:"secret,omitempty"`
+	// What the plugin uses when no value is configured, for humans.
+	DefaultValue  string `protobuf:"bytes,5,opt,name=default_value,json=defaultValue,proto3" json:"default_value,omitempty"`
+	Description   string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Setting) Reset() {
+	*x = Setting{}
+	mi := &file_factor_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Setting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Setting) ProtoMessage() {}
+
+func (x *Setting) ProtoReflect() protoreflect.Message {
+	mi := &file_factor_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Setting.ProtoReflect.Descriptor instead.
+func (*Setting) Descriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Setting) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Setting) GetType() SettingType {
+	if x != nil {
+		return x.Type
+	}
+	return SettingType_SETTING_TYPE_UNSPECIFIED
+}
+
+func (x *Setting) GetRequired() bool {
+	if x != nil {
+		return x.Required
+	}
+	return false
+}
+
+func (x *Setting) GetSecret() bool {
+	if x != nil {
+		return x.Secret
+	}
+	return false
+}
+
+func (x *Setting) GetDefaultValue() string {
+	if x != nil {
+		return x.DefaultValue
+	}
+	return ""
+}
+
+func (x *Setting) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
 type DescribeResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Id              string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -314,14 +472,19 @@ type DescribeResponse struct {
 	Version         string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	ProtocolVersion int32                  `protobuf:"varint,4,opt,name=protocol_version,json=protocolVersion,proto3" json:"protocol_version,omitempty"`
 	Capabilities    []string               `protobuf:"bytes,5,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
-	Settings        map[string]string      `protobuf:"bytes,6,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// settings lists the accepted settings with a description each (protocol
+	// version 1; version 2 plugins fill it from setting_schema too).
+	Settings map[string]string `protobuf:"bytes,6,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// setting_schema declares the settings with their types (protocol
+	// version 2). When empty, every key of settings is an optional string.
+	SettingSchema []*Setting `protobuf:"bytes,7,rep,name=setting_schema,json=settingSchema,proto3" json:"setting_schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DescribeResponse) Reset() {
 	*x = DescribeResponse{}
-	mi := &file_factor_proto_msgTypes[4]
+	mi := &file_factor_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -333,7 +496,7 @@ func (x *DescribeResponse) String() string {
 func (*DescribeResponse) ProtoMessage() {}
 
 func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[4]
+	mi := &file_factor_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -346,7 +509,7 @@ func (x *DescribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeResponse.ProtoReflect.Descriptor instead.
 func (*DescribeResponse) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{4}
+	return file_factor_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DescribeResponse) GetId() string {
@@ -391,6 +554,13 @@ func (x *DescribeResponse) GetSettings() map[string]string {
 	return nil
 }
 
+func (x *DescribeResponse) GetSettingSchema() []*Setting {
+	if x != nil {
+		return x.SettingSchema
+	}
+	return nil
+}
+
 type ConfigureRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Settings      map[string]string      `protobuf:"bytes,1,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -400,7 +570,7 @@ type ConfigureRequest struct {
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_factor_proto_msgTypes[5]
+	mi := &file_factor_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -412,7 +582,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[5]
+	mi := &file_factor_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -425,7 +595,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{5}
+	return file_factor_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConfigureRequest) GetSettings() map[string]string {
@@ -443,7 +613,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_factor_proto_msgTypes[6]
+	mi := &file_factor_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -455,7 +625,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[6]
+	mi := &file_factor_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -468,7 +638,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{6}
+	return file_factor_proto_rawDescGZIP(), []int{7}
 }
 
 type BeginEnrollmentRequest struct {
@@ -482,7 +652,7 @@ type BeginEnrollmentRequest struct {
 
 func (x *BeginEnrollmentRequest) Reset() {
 	*x = BeginEnrollmentRequest{}
-	mi := &file_factor_proto_msgTypes[7]
+	mi := &file_factor_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -494,7 +664,7 @@ func (x *BeginEnrollmentRequest) String() string {
 func (*BeginEnrollmentRequest) ProtoMessage() {}
 
 func (x *BeginEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[7]
+	mi := &file_factor_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -507,7 +677,7 @@ func (x *BeginEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*BeginEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{7}
+	return file_factor_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *BeginEnrollmentRequest) GetUser() *User {
@@ -541,7 +711,7 @@ type BeginEnrollmentResponse struct {
 
 func (x *BeginEnrollmentResponse) Reset() {
 	*x = BeginEnrollmentResponse{}
-	mi := &file_factor_proto_msgTypes[8]
+	mi := &file_factor_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -553,7 +723,7 @@ func (x *BeginEnrollmentResponse) String() string {
 func (*BeginEnrollmentResponse) ProtoMessage() {}
 
 func (x *BeginEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[8]
+	mi := &file_factor_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -566,7 +736,7 @@ func (x *BeginEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*BeginEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{8}
+	return file_factor_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *BeginEnrollmentResponse) GetClientData() []byte {
@@ -594,7 +764,7 @@ type FinishEnrollmentRequest struct {
 
 func (x *FinishEnrollmentRequest) Reset() {
 	*x = FinishEnrollmentRequest{}
-	mi := &file_factor_proto_msgTypes[9]
+	mi := &file_factor_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +776,7 @@ func (x *FinishEnrollmentRequest) String() string {
 func (*FinishEnrollmentRequest) ProtoMessage() {}
 
 func (x *FinishEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[9]
+	mi := &file_factor_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +789,7 @@ func (x *FinishEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*FinishEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{9}
+	return file_factor_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *FinishEnrollmentRequest) GetUser() *User {
@@ -655,7 +825,7 @@ type FinishEnrollmentResponse struct {
 
 func (x *FinishEnrollmentResponse) Reset() {
 	*x = FinishEnrollmentResponse{}
-	mi := &file_factor_proto_msgTypes[10]
+	mi := &file_factor_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +837,7 @@ func (x *FinishEnrollmentResponse) String() string {
 func (*FinishEnrollmentResponse) ProtoMessage() {}
 
 func (x *FinishEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[10]
+	mi := &file_factor_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +850,7 @@ func (x *FinishEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*FinishEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{10}
+	return file_factor_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *FinishEnrollmentResponse) GetState() []byte {
@@ -721,7 +891,7 @@ type BeginVerificationRequest struct {
 
 func (x *BeginVerificationRequest) Reset() {
 	*x = BeginVerificationRequest{}
-	mi := &file_factor_proto_msgTypes[11]
+	mi := &file_factor_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +903,7 @@ func (x *BeginVerificationRequest) String() string {
 func (*BeginVerificationRequest) ProtoMessage() {}
 
 func (x *BeginVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[11]
+	mi := &file_factor_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +916,7 @@ func (x *BeginVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginVerificationRequest.ProtoReflect.Descriptor instead.
 func (*BeginVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{11}
+	return file_factor_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *BeginVerificationRequest) GetUser() *User {
@@ -773,7 +943,7 @@ type BeginVerificationResponse struct {
 
 func (x *BeginVerificationResponse) Reset() {
 	*x = BeginVerificationResponse{}
-	mi := &file_factor_proto_msgTypes[12]
+	mi := &file_factor_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -785,7 +955,7 @@ func (x *BeginVerificationResponse) String() string {
 func (*BeginVerificationResponse) ProtoMessage() {}
 
 func (x *BeginVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[12]
+	mi := &file_factor_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -798,7 +968,7 @@ func (x *BeginVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginVerificationResponse.ProtoReflect.Descriptor instead.
 func (*BeginVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{12}
+	return file_factor_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *BeginVerificationResponse) GetClientData() []byte {
@@ -827,7 +997,7 @@ type FinishVerificationRequest struct {
 
 func (x *FinishVerificationRequest) Reset() {
 	*x = FinishVerificationRequest{}
-	mi := &file_factor_proto_msgTypes[13]
+	mi := &file_factor_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -839,7 +1009,7 @@ func (x *FinishVerificationRequest) String() string {
 func (*FinishVerificationRequest) ProtoMessage() {}
 
 func (x *FinishVerificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[13]
+	mi := &file_factor_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -852,7 +1022,7 @@ func (x *FinishVerificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishVerificationRequest.ProtoReflect.Descriptor instead.
 func (*FinishVerificationRequest) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{13}
+	return file_factor_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FinishVerificationRequest) GetUser() *User {
@@ -895,7 +1065,7 @@ type FinishVerificationResponse struct {
 
 func (x *FinishVerificationResponse) Reset() {
 	*x = FinishVerificationResponse{}
-	mi := &file_factor_proto_msgTypes[14]
+	mi := &file_factor_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1077,7 @@ func (x *FinishVerificationResponse) String() string {
 func (*FinishVerificationResponse) ProtoMessage() {}
 
 func (x *FinishVerificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[14]
+	mi := &file_factor_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1090,7 @@ func (x *FinishVerificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishVerificationResponse.ProtoReflect.Descriptor instead.
 func (*FinishVerificationResponse) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{14}
+	return file_factor_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *FinishVerificationResponse) GetState() []byte {
@@ -953,7 +1123,7 @@ type IdentifyCredentialRequest struct {
 
 func (x *IdentifyCredentialRequest) Reset() {
 	*x = IdentifyCredentialRequest{}
-	mi := &file_factor_proto_msgTypes[15]
+	mi := &file_factor_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1135,7 @@ func (x *IdentifyCredentialRequest) String() string {
 func (*IdentifyCredentialRequest) ProtoMessage() {}
 
 func (x *IdentifyCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[15]
+	mi := &file_factor_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1148,7 @@ func (x *IdentifyCredentialRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyCredentialRequest.ProtoReflect.Descriptor instead.
 func (*IdentifyCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{15}
+	return file_factor_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *IdentifyCredentialRequest) GetResponse() []byte {
@@ -998,7 +1168,7 @@ type IdentifyCredentialResponse struct {
 
 func (x *IdentifyCredentialResponse) Reset() {
 	*x = IdentifyCredentialResponse{}
-	mi := &file_factor_proto_msgTypes[16]
+	mi := &file_factor_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1180,7 @@ func (x *IdentifyCredentialResponse) String() string {
 func (*IdentifyCredentialResponse) ProtoMessage() {}
 
 func (x *IdentifyCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_factor_proto_msgTypes[16]
+	mi := &file_factor_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1193,7 @@ func (x *IdentifyCredentialResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IdentifyCredentialResponse.ProtoReflect.Descriptor instead.
 func (*IdentifyCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_factor_proto_rawDescGZIP(), []int{16}
+	return file_factor_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *IdentifyCredentialResponse) GetExternalId() []byte {
@@ -1059,14 +1229,22 @@ const file_factor_proto_rawDesc = "" +
 	"\vexternal_id\x18\x02 \x01(\fR\n" +
 	"externalId\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\fR\x05state\"\x11\n" +
-	"\x0fDescribeRequest\"\xba\x02\n" +
+	"\x0fDescribeRequest\"\xcc\x01\n" +
+	"\aSetting\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x1e.twofold.factor.v1.SettingTypeR\x04type\x12\x1a\n" +
+	"\brequired\x18\x03 \x01(\bR\brequired\x12\x16\n" +
+	"\x06secret\x18\x04 \x01(\bR\x06secret\x12#\n" +
+	"\rdefault_value\x18\x05 \x01(\tR\fdefaultValue\x12 \n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xfd\x02\n" +
 	"\x10DescribeResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12)\n" +
 	"\x10protocol_version\x18\x04 \x01(\x05R\x0fprotocolVersion\x12\"\n" +
 	"\fcapabilities\x18\x05 \x03(\tR\fcapabilities\x12M\n" +
-	"\bsettings\x18\x06 \x03(\v21.twofold.factor.v1.DescribeResponse.SettingsEntryR\bsettings\x1a;\n" +
+	"\bsettings\x18\x06 \x03(\v21.twofold.factor.v1.DescribeResponse.SettingsEntryR\bsettings\x12A\n" +
+	"\x0esetting_schema\x18\a \x03(\v2\x1a.twofold.factor.v1.SettingR\rsettingSchema\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9e\x01\n" +
@@ -1132,7 +1310,15 @@ const file_factor_proto_rawDesc = "" +
 	"\x18ERROR_KIND_CLONE_WARNING\x10\x04\x12\"\n" +
 	"\x1eERROR_KIND_ATTESTATION_REFUSED\x10\x05\x12)\n" +
 	"%ERROR_KIND_USER_VERIFICATION_REQUIRED\x10\x06\x12\x1a\n" +
-	"\x16ERROR_KIND_UNSUPPORTED\x10\a2\xe2\x05\n" +
+	"\x16ERROR_KIND_UNSUPPORTED\x10\a*\xb9\x01\n" +
+	"\vSettingType\x12\x1c\n" +
+	"\x18SETTING_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13SETTING_TYPE_STRING\x10\x01\x12\x14\n" +
+	"\x10SETTING_TYPE_INT\x10\x02\x12\x15\n" +
+	"\x11SETTING_TYPE_BOOL\x10\x03\x12\x19\n" +
+	"\x15SETTING_TYPE_DURATION\x10\x04\x12\x14\n" +
+	"\x10SETTING_TYPE_URL\x10\x05\x12\x15\n" +
+	"\x11SETTING_TYPE_LIST\x10\x062\xe2\x05\n" +
 	"\x06Factor\x12S\n" +
 	"\bDescribe\x12\".twofold.factor.v1.DescribeRequest\x1a#.twofold.factor.v1.DescribeResponse\x12V\n" +
 	"\tConfigure\x12#.twofold.factor.v1.ConfigureRequest\x1a$.twofold.factor.v1.ConfigureResponse\x12h\n" +
@@ -1154,64 +1340,68 @@ func file_factor_proto_rawDescGZIP() []byte {
 	return file_factor_proto_rawDescData
 }
 
-var file_factor_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_factor_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_factor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_factor_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_factor_proto_goTypes = []any{
 	(ErrorKind)(0),                     // 0: twofold.factor.v1.ErrorKind
-	(*FactorError)(nil),                // 1: twofold.factor.v1.FactorError
-	(*User)(nil),                       // 2: twofold.factor.v1.User
-	(*Credential)(nil),                 // 3: twofold.factor.v1.Credential
-	(*DescribeRequest)(nil),            // 4: twofold.factor.v1.DescribeRequest
-	(*DescribeResponse)(nil),           // 5: twofold.factor.v1.DescribeResponse
-	(*ConfigureRequest)(nil),           // 6: twofold.factor.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),          // 7: twofold.factor.v1.ConfigureResponse
-	(*BeginEnrollmentRequest)(nil),     // 8: twofold.factor.v1.BeginEnrollmentRequest
-	(*BeginEnrollmentResponse)(nil),    // 9: twofold.factor.v1.BeginEnrollmentResponse
-	(*FinishEnrollmentRequest)(nil),    // 10: twofold.factor.v1.FinishEnrollmentRequest
-	(*FinishEnrollmentResponse)(nil),   // 11: twofold.factor.v1.FinishEnrollmentResponse
-	(*BeginVerificationRequest)(nil),   // 12: twofold.factor.v1.BeginVerificationRequest
-	(*BeginVerificationResponse)(nil),  // 13: twofold.factor.v1.BeginVerificationResponse
-	(*FinishVerificationRequest)(nil),  // 14: twofold.factor.v1.FinishVerificationRequest
-	(*FinishVerificationResponse)(nil), // 15: twofold.factor.v1.FinishVerificationResponse
-	(*IdentifyCredentialRequest)(nil),  // 16: twofold.factor.v1.IdentifyCredentialRequest
-	(*IdentifyCredentialResponse)(nil), // 17: twofold.factor.v1.IdentifyCredentialResponse
-	nil,                                // 18: twofold.factor.v1.DescribeResponse.SettingsEntry
-	nil,                                // 19: twofold.factor.v1.ConfigureRequest.SettingsEntry
-	nil,                                // 20: twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
-	nil,                                // 21: twofold.factor.v1.FinishVerificationResponse.MetadataEntry
+	(SettingType)(0),                   // 1: twofold.factor.v1.SettingType
+	(*FactorError)(nil),                // 2: twofold.factor.v1.FactorError
+	(*User)(nil),                       // 3: twofold.factor.v1.User
+	(*Credential)(nil),                 // 4: twofold.factor.v1.Credential
+	(*DescribeRequest)(nil),            // 5: twofold.factor.v1.DescribeRequest
+	(*Setting)(nil),                    // 6: twofold.factor.v1.Setting
+	(*DescribeResponse)(nil),           // 7: twofold.factor.v1.DescribeResponse
+	(*ConfigureRequest)(nil),           // 8: twofold.factor.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),          // 9: twofold.factor.v1.ConfigureResponse
+	(*BeginEnrollmentRequest)(nil),     // 10: twofold.factor.v1.BeginEnrollmentRequest
+	(*BeginEnrollmentResponse)(nil),    // 11: twofold.factor.v1.BeginEnrollmentResponse
+	(*FinishEnrollmentRequest)(nil),    // 12: twofold.factor.v1.FinishEnrollmentRequest
+	(*FinishEnrollmentResponse)(nil),   // 13: twofold.factor.v1.FinishEnrollmentResponse
+	(*BeginVerificationRequest)(nil),   // 14: twofold.factor.v1.BeginVerificationRequest
+	(*BeginVerificationResponse)(nil),  // 15: twofold.factor.v1.BeginVerificationResponse
+	(*FinishVerificationRequest)(nil),  // 16: twofold.factor.v1.FinishVerificationRequest
+	(*FinishVerificationResponse)(nil), // 17: twofold.factor.v1.FinishVerificationResponse
+	(*IdentifyCredentialRequest)(nil),  // 18: twofold.factor.v1.IdentifyCredentialRequest
+	(*IdentifyCredentialResponse)(nil), // 19: twofold.factor.v1.IdentifyCredentialResponse
+	nil,                                // 20: twofold.factor.v1.DescribeResponse.SettingsEntry
+	nil,                                // 21: twofold.factor.v1.ConfigureRequest.SettingsEntry
+	nil,                                // 22: twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
+	nil,                                // 23: twofold.factor.v1.FinishVerificationResponse.MetadataEntry
 }
 var file_factor_proto_depIdxs = []int32{
 	0,  // 0: twofold.factor.v1.FactorError.kind:type_name -> twofold.factor.v1.ErrorKind
-	18, // 1: twofold.factor.v1.DescribeResponse.settings:type_name -> twofold.factor.v1.DescribeResponse.SettingsEntry
-	19, // 2: twofold.factor.v1.ConfigureRequest.settings:type_name -> twofold.factor.v1.ConfigureRequest.SettingsEntry
-	2,  // 3: twofold.factor.v1.BeginEnrollmentRequest.user:type_name -> twofold.factor.v1.User
-	3,  // 4: twofold.factor.v1.BeginEnrollmentRequest.existing:type_name -> twofold.factor.v1.Credential
-	2,  // 5: twofold.factor.v1.FinishEnrollmentRequest.user:type_name -> twofold.factor.v1.User
-	20, // 6: twofold.factor.v1.FinishEnrollmentResponse.metadata:type_name -> twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
-	2,  // 7: twofold.factor.v1.BeginVerificationRequest.user:type_name -> twofold.factor.v1.User
-	3,  // 8: twofold.factor.v1.BeginVerificationRequest.credentials:type_name -> twofold.factor.v1.Credential
-	2,  // 9: twofold.factor.v1.FinishVerificationRequest.user:type_name -> twofold.factor.v1.User
-	3,  // 10: twofold.factor.v1.FinishVerificationRequest.credential:type_name -> twofold.factor.v1.Credential
-	21, // 11: twofold.factor.v1.FinishVerificationResponse.metadata:type_name -> twofold.factor.v1.FinishVerificationResponse.MetadataEntry
-	4,  // 12: twofold.factor.v1.Factor.Describe:input_type -> twofold.factor.v1.DescribeRequest
-	6,  // 13: twofold.factor.v1.Factor.Configure:input_type -> twofold.factor.v1.ConfigureRequest
-	8,  // 14: twofold.factor.v1.Factor.BeginEnrollment:input_type -> twofold.factor.v1.BeginEnrollmentRequest
-	10, // 15: twofold.factor.v1.Factor.FinishEnrollment:input_type -> twofold.factor.v1.FinishEnrollmentRequest
-	12, // 16: twofold.factor.v1.Factor.BeginVerification:input_type -> twofold.factor.v1.BeginVerificationRequest
-	14, // 17: twofold.factor.v1.Factor.FinishVerification:input_type -> twofold.factor.v1.FinishVerificationRequest
-	16, // 18: twofold.factor.v1.Factor.IdentifyCredential:input_type -> twofold.factor.v1.IdentifyCredentialRequest
-	5,  // 19: twofold.factor.v1.Factor.Describe:output_type -> twofold.factor.v1.DescribeResponse
-	7,  // 20: twofold.factor.v1.Factor.Configure:output_type -> twofold.factor.v1.ConfigureResponse
-	9,  // 21: twofold.factor.v1.Factor.BeginEnrollment:output_type -> twofold.factor.v1.BeginEnrollmentResponse
-	11, // 22: twofold.factor.v1.Factor.FinishEnrollment:output_type -> twofold.factor.v1.FinishEnrollmentResponse
-	13, // 23: twofold.factor.v1.Factor.BeginVerification:output_type -> twofold.factor.v1.BeginVerificationResponse
-	15, // 24: twofold.factor.v1.Factor.FinishVerification:output_type -> twofold.factor.v1.FinishVerificationResponse
-	17, // 25: twofold.factor.v1.Factor.IdentifyCredential:output_type -> twofold.factor.v1.IdentifyCredentialResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	1,  // 1: twofold.factor.v1.Setting.type:type_name -> twofold.factor.v1.SettingType
+	20, // 2: twofold.factor.v1.DescribeResponse.settings:type_name -> twofold.factor.v1.DescribeResponse.SettingsEntry
+	6,  // 3: twofold.factor.v1.DescribeResponse.setting_schema:type_name -> twofold.factor.v1.Setting
+	21, // 4: twofold.factor.v1.ConfigureRequest.settings:type_name -> twofold.factor.v1.ConfigureRequest.SettingsEntry
+	3,  // 5: twofold.factor.v1.BeginEnrollmentRequest.user:type_name -> twofold.factor.v1.User
+	4,  // 6: twofold.factor.v1.BeginEnrollmentRequest.existing:type_name -> twofold.factor.v1.Credential
+	3,  // 7: twofold.factor.v1.FinishEnrollmentRequest.user:type_name -> twofold.factor.v1.User
+	22, // 8: twofold.factor.v1.FinishEnrollmentResponse.metadata:type_name -> twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
+	3,  // 9: twofold.factor.v1.BeginVerificationRequest.user:type_name -> twofold.factor.v1.User
+	4,  // 10: twofold.factor.v1.BeginVerificationRequest.credentials:type_name -> twofold.factor.v1.Credential
+	3,  // 11: twofold.factor.v1.FinishVerificationRequest.user:type_name -> twofold.factor.v1.User
+	4,  // 12: twofold.factor.v1.FinishVerificationRequest.credential:type_name -> twofold.factor.v1.Credential
+	23, // 13: twofold.factor.v1.FinishVerificationResponse.metadata:type_name -> twofold.factor.v1.FinishVerificationResponse.MetadataEntry
+	5,  // 14: twofold.factor.v1.Factor.Describe:input_type -> twofold.factor.v1.DescribeRequest
+	8,  // 15: twofold.factor.v1.Factor.Configure:input_type -> twofold.factor.v1.ConfigureRequest
+	10, // 16: twofold.factor.v1.Factor.BeginEnrollment:input_type -> twofold.factor.v1.BeginEnrollmentRequest
+	12, // 17: twofold.factor.v1.Factor.FinishEnrollment:input_type -> twofold.factor.v1.FinishEnrollmentRequest
+	14, // 18: twofold.factor.v1.Factor.BeginVerification:input_type -> twofold.factor.v1.BeginVerificationRequest
+	16, // 19: twofold.factor.v1.Factor.FinishVerification:input_type -> twofold.factor.v1.FinishVerificationRequest
+	18, // 20: twofold.factor.v1.Factor.IdentifyCredential:input_type -> twofold.factor.v1.IdentifyCredentialRequest
+	7,  // 21: twofold.factor.v1.Factor.Describe:output_type -> twofold.factor.v1.DescribeResponse
+	9,  // 22: twofold.factor.v1.Factor.Configure:output_type -> twofold.factor.v1.ConfigureResponse
+	11, // 23: twofold.factor.v1.Factor.BeginEnrollment:output_type -> twofold.factor.v1.BeginEnrollmentResponse
+	13, // 24: twofold.factor.v1.Factor.FinishEnrollment:output_type -> twofold.factor.v1.FinishEnrollmentResponse
+	15, // 25: twofold.factor.v1.Factor.BeginVerification:output_type -> twofold.factor.v1.BeginVerificationResponse
+	17, // 26: twofold.factor.v1.Factor.FinishVerification:output_type -> twofold.factor.v1.FinishVerificationResponse
+	19, // 27: twofold.factor.v1.Factor.IdentifyCredential:output_type -> twofold.factor.v1.IdentifyCredentialResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_factor_proto_init() }
@@ -1224,8 +1414,8 @@ func file_factor_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_factor_proto_rawDesc), len(file_factor_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   21,
+			NumEnums:      2,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -54,7 +54,38 @@ func DescribeResponse(r *pb.DescribeResponse) *factors.DescribeResponse {
 		caps = append(caps, factors.Capability(c))
 	}
 	return &factors.DescribeResponse{ID: r.Id, DisplayName: r.DisplayName, Version: r.Version,
-		ProtocolVersion: int(r.ProtocolVersion), Capabilities: caps, Settings: r.Settings}
+		ProtocolVersion: int(r.ProtocolVersion), Capabilities: caps, Settings: r.Settings, SettingSchema: Settings(r.SettingSchema)}
+}
+
+var settingTypes = map[pb.SettingType]factors.SettingType{
+	pb.SettingType_SETTING_TYPE_UNSPECIFIED: factors.SettingString,
+	pb.SettingType_SETTING_TYPE_STRING:      factors.SettingString,
+	pb.SettingType_SETTING_TYPE_INT:         factors.SettingInt,
+	pb.SettingType_SETTING_TYPE_BOOL:        factors.SettingBool,
+	pb.SettingType_SETTING_TYPE_DURATION:    factors.SettingDuration,
+	pb.SettingType_SETTING_TYPE_URL:         factors.SettingURL,
+	pb.SettingType_SETTING_TYPE_LIST:        factors.SettingList,
+}
+
+// Settings converts setting declarations. A type this host does not know
+// (from a newer contract) is kept by its wire name, for the host to refuse.
+func Settings(ss []*pb.Setting) []factors.Setting {
+	if ss == nil {
+		return nil
+	}
+	out := make([]factors.Setting, 0, len(ss))
+	for _, s := range ss {
+		if s == nil {
+			continue
+		}
+		typ, ok := settingTypes[s.Type]
+		if !ok {
+			typ = factors.SettingType(s.Type.String())
+		}
+		out = append(out, factors.Setting{Name: s.Name, Type: typ, Required: s.Required, Secret: s.Secret,
+			Default: s.DefaultValue, Description: s.Description})
+	}
+	return out
 }
 
 func ConfigureRequest(r *pb.ConfigureRequest) *factors.ConfigureRequest {

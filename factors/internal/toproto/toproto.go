@@ -4,6 +4,7 @@ package toproto
 
 import (
 	"errors"
+	"maps"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -52,8 +53,43 @@ func DescribeResponse(r *factors.DescribeResponse) *pb.DescribeResponse {
 	for _, c := range r.Capabilities {
 		caps = append(caps, string(c))
 	}
+	settings := r.Settings
+	if len(r.SettingSchema) > 0 {
+		// Hosts that speak only version 1 read the descriptions.
+		settings = make(map[string]string, len(r.SettingSchema)+len(r.Settings))
+		maps.Copy(settings, r.Settings)
+		for _, s := range r.SettingSchema {
+			if _, ok := settings[s.Name]; !ok {
+				settings[s.Name] = s.Description
+			}
+		}
+	}
 	return &pb.DescribeResponse{Id: r.ID, DisplayName: r.DisplayName, Version: r.Version,
-		ProtocolVersion: int32(r.ProtocolVersion), Capabilities: caps, Settings: r.Settings}
+		ProtocolVersion: int32(r.ProtocolVersion), Capabilities: caps, Settings: settings, SettingSchema: Settings(r.SettingSchema)}
+}
+
+var settingTypes = map[factors.SettingType]pb.SettingType{
+	"":                      pb.SettingType_SETTING_TYPE_STRING,
+	factors.SettingString:   pb.SettingType_SETTING_TYPE_STRING,
+	factors.SettingInt:      pb.SettingType_SETTING_TYPE_INT,
+	factors.SettingBool:     pb.SettingType_SETTING_TYPE_BOOL,
+	factors.SettingDuration: pb.SettingType_SETTING_TYPE_DURATION,
+	factors.SettingURL:      pb.SettingType_SETTING_TYPE_URL,
+	factors.SettingList:     pb.SettingType_SETTING_TYPE_LIST,
+}
+
+// Settings converts setting declarations; an unknown type becomes
+// SETTING_TYPE_UNSPECIFIED (a string).
+func Settings(ss []factors.Setting) []*pb.Setting {
+	if ss == nil {
+		return nil
+	}
+	out := make([]*pb.Setting, len(ss))
+	for i, s := range ss {
+		out[i] = &pb.Setting{Name: s.Name, Type: settingTypes[s.Type], Required: s.Required, Secret: s.Secret,
+			DefaultValue: s.Default, Description: s.Description}
+	}
+	return out
 }
 
 func ConfigureRequest(r *factors.ConfigureRequest) *pb.ConfigureRequest {

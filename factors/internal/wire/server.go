@@ -16,6 +16,10 @@ import (
 type Server struct {
 	pb.UnimplementedFactorServer
 	Impl factors.Factor
+	// Version, when set, is the contract version the handshake chose; Describe
+	// answers with it, whatever the factor says, so a plugin built on a newer
+	// SDK tells an older host the version it is actually served at.
+	Version int
 }
 
 // reply converts a factor's answer; a factor that returns neither a
@@ -33,6 +37,11 @@ func reply[T, P any](r *T, err error, to func(*T) *P) (*P, error) {
 
 func (s *Server) Describe(ctx context.Context, req *pb.DescribeRequest) (*pb.DescribeResponse, error) {
 	r, err := s.Impl.Describe(ctx, fromproto.DescribeRequest(req))
+	if r != nil && s.Version != 0 {
+		c := *r
+		c.ProtocolVersion = s.Version
+		r = &c
+	}
 	return reply(r, err, toproto.DescribeResponse)
 }
 

@@ -30,13 +30,15 @@ type Plugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	// Impl is set on the plugin side only.
 	Impl factors.Factor
+	// Version is the contract version this definition serves.
+	Version int
 }
 
 var _ plugin.GRPCPlugin = (*Plugin)(nil)
 
 // GRPCServer registers the implementation (plugin side).
 func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterFactorServer(s, &Server{Impl: p.Impl})
+	pb.RegisterFactorServer(s, &Server{Impl: p.Impl, Version: p.Version})
 	return nil
 }
 
@@ -46,7 +48,19 @@ func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.Cli
 }
 
 // VersionedPlugins is the plugin map both sides pass to go-plugin, keyed by
-// protocol version so a later contract can be served next to this one.
+// protocol version: every version from factors.MinProtocolVersion to
+// factors.ProtocolVersion, all on the same gRPC service (later versions
+// only add fields). go-plugin picks the highest both sides speak.
 func VersionedPlugins(impl factors.Factor) map[int]plugin.PluginSet {
-	return map[int]plugin.PluginSet{factors.ProtocolVersion: {PluginName: &Plugin{Impl: impl}}}
+	return Versions(impl, factors.MinProtocolVersion, factors.ProtocolVersion)
+}
+
+// Versions is VersionedPlugins for the versions from min to max (tests
+// build plugins for other versions with it).
+func Versions(impl factors.Factor, min, max int) map[int]plugin.PluginSet {
+	out := map[int]plugin.PluginSet{}
+	for v := min; v <= max; v++ {
+		out[v] = plugin.PluginSet{PluginName: &Plugin{Impl: impl, Version: v}}
+	}
+	return out
 }

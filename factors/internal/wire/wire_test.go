@@ -26,7 +26,8 @@ var (
 	creds = []factors.Credential{cred, {ID: "e2"}}
 
 	describe = &factors.DescribeResponse{ID: "fake", DisplayName: "Fake", Version: "1.2.3", ProtocolVersion: 1,
-		Capabilities: []factors.Capability{factors.CapabilityPasswordless}, Settings: map[string]string{"k": "v"}}
+		Capabilities: []factors.Capability{factors.CapabilityPasswordless}, Settings: map[string]string{"k": "v"},
+		SettingSchema: []factors.Setting{{Name: "k", Type: factors.SettingDuration, Required: true, Secret: true, Default: "5m", Description: "v"}}}
 	beginEnrollment    = &factors.BeginEnrollmentResponse{ClientData: json.RawMessage(`{"a":1}`), PendingState: []byte("p")}
 	finishEnrollment   = &factors.FinishEnrollmentResponse{State: []byte("s"), Label: "Key", ExternalID: []byte{9}, Metadata: map[string]string{"aaguid": "x"}}
 	beginVerification  = &factors.BeginVerificationResponse{ClientData: json.RawMessage(`{}`), SessionState: []byte("sess")}
@@ -187,6 +188,37 @@ func TestErrorsCrossTheBoundary(t *testing.T) {
 				t.Fatalf("got %v, want an untyped error", err)
 			}
 		})
+	}
+}
+
+// A version 2 plugin's declarations reach a version 1 host as the map of
+// descriptions, and the version the handshake chose overrides Describe's.
+func TestSchemaFillsTheVersion1Map(t *testing.T) {
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer()
+	pb.RegisterFactorServer(srv, &Server{Impl: &fake{resp: &factors.DescribeResponse{ID: "x", ProtocolVersion: 2,
+		SettingSchema: []factors.Setting{{Name: "a", Description: "the a"}, {Name: "b", Type: factors.SettingInt}}}}, Version: 1})
+	go srv.Serve(lis)
+	defer srv.Stop()
+	conn, err := grpc.NewClient("passthrough:///bufconn",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	d, err := NewClient(conn).Describe(context.Background(), &factors.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ProtocolVersion != 1 {
+		t.Errorf("protocol version %d, want the negotiated 1", d.ProtocolVersion)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "the a", "b": ""}, d.Settings); diff != "" {
+		t.Errorf("version 1 map (-want +got):\n%s", diff)
+	}
+	if d.SettingSchema[1].Type != factors.SettingInt {
+		t.Errorf("schema: %+v", d.SettingSchema)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"maps"
 	"slices"
 	"testing"
 
@@ -38,7 +37,12 @@ func TestDescribe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := description{d.ID, d.DisplayName, d.ProtocolVersion, d.Capabilities, slices.Sorted(maps.Keys(d.Settings))}
+			var names []string
+			for _, s := range d.Schema() {
+				names = append(names, s.Name)
+			}
+			slices.Sort(names)
+			got := description{d.ID, d.DisplayName, d.ProtocolVersion, d.Capabilities, names}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("describe (-want +got):\n%s", diff)
 			}

@@ -90,10 +90,10 @@ func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.D
 		ID:              string(f.kind),
 		Version:         Version,
 		ProtocolVersion: factors.ProtocolVersion,
-		Settings: map[string]string{
-			"rp_id":   "WebAuthn relying party id, the site's domain (default " + DefaultRPID + ")",
-			"rp_name": "relying party name authenticators show (default " + DefaultRPName + ")",
-			"origins": "comma list of origins the pages are served from (default " + DefaultOrigin + ")",
+		SettingSchema: []factors.Setting{
+			{Name: "rp_id", Default: DefaultRPID, Description: "WebAuthn relying party id, the site's domain"},
+			{Name: "rp_name", Default: DefaultRPName, Description: "relying party name authenticators show"},
+			{Name: "origins", Type: factors.SettingList, Default: DefaultOrigin, Description: "origins the pages are served from"},
 		},
 	}
 	if f.kind == Passkey {
@@ -103,11 +103,14 @@ func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.D
 	}
 	d.DisplayName = "Security key"
 	d.Capabilities = []factors.Capability{factors.CapabilityPhishingResistant, factors.CapabilityHardwareBound}
-	d.Settings["allowed_aaguids"] = "comma list of accepted authenticator model AAGUIDs (default: any model with a valid attestation)"
-	d.Settings["mds_file"] = "path to a FIDO MDS3 blob (the JWT as downloaded): only the FIDO-certified models it lists, attested by their vendors' roots, are accepted"
-	d.Settings["mds_root_cert"] = "path to the root the MDS blob is signed under, PEM or base64 DER (default: the FIDO production root)"
-	d.Settings["attestation"] = "trusted (default): only keys whose attestation chains to a trusted vendor root, never synced (backup-eligible) credentials; any: any verified attestation statement, self-attested and synced credentials included"
-	d.Settings["attestation_roots"] = "more vendor attestation roots to trust without mds_file, besides the shipped Yubico roots: PEM certificates, or the path of a PEM file"
+	d.SettingSchema = append(d.SettingSchema,
+		factors.Setting{Name: "allowed_aaguids", Type: factors.SettingList, Default: "any model with a valid attestation",
+			Description: "accepted authenticator model AAGUIDs"},
+		factors.Setting{Name: "mds_file", Description: "path to a FIDO MDS3 blob (the JWT as downloaded): only the FIDO-certified models it lists, attested by their vendors' roots, are accepted"},
+		factors.Setting{Name: "mds_root_cert", Default: "the FIDO production root", Description: "path to the root the MDS blob is signed under, PEM or base64 DER"},
+		factors.Setting{Name: "attestation", Default: AttestationTrusted, Description: "trusted: only keys whose attestation chains to a trusted vendor root, never synced (backup-eligible) credentials; any: any verified attestation statement, self-attested and synced credentials included"},
+		factors.Setting{Name: "attestation_roots", Description: "more vendor attestation roots to trust without mds_file, besides the shipped Yubico roots: PEM certificates, or the path of a PEM file"},
+	)
 	return d, nil
 }
 

@@ -69,12 +69,12 @@ func New(opts ...Option) *Factor {
 func (f *Factor) Describe(context.Context, *factors.DescribeRequest) (*factors.DescribeResponse, error) {
 	return &factors.DescribeResponse{
 		ID: "totp", DisplayName: "Authenticator app (TOTP)", Version: Version, ProtocolVersion: factors.ProtocolVersion,
-		Settings: map[string]string{
-			"issuer":    "issuer shown in authenticator apps (default Twofold)",
-			"digits":    "6 or 8 (default 6)",
-			"period":    "seconds per code, 15-120 (default 30)",
-			"algorithm": "SHA1, SHA256 or SHA512 (default SHA1)",
-			"skew":      "steps accepted either side of now, 0-2 (default 1)",
+		SettingSchema: []factors.Setting{
+			{Name: "issuer", Default: "Twofold", Description: "issuer shown in authenticator apps, 1-64 characters"},
+			{Name: "digits", Type: factors.SettingInt, Default: "6", Description: "6 or 8"},
+			{Name: "period", Type: factors.SettingInt, Default: "30", Description: "seconds per code, 15-120"},
+			{Name: "algorithm", Default: "SHA1", Description: "SHA1, SHA256 or SHA512"},
+			{Name: "skew", Type: factors.SettingInt, Default: "1", Description: "steps accepted either side of now, 0-2"},
 		},
 	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -39,8 +40,24 @@ type Echo struct {
 	Env      []string          `json:"env"`
 }
 
+// Describe declares optional settings of every type; installed as
+// "strict" the factor is called strict and requires a secret api_key.
 func (f *factor) Describe(context.Context, *factors.DescribeRequest) (*factors.DescribeResponse, error) {
-	return &factors.DescribeResponse{ID: "testfactor", DisplayName: "Test", Version: "0", ProtocolVersion: factors.ProtocolVersion}, nil
+	d := &factors.DescribeResponse{ID: "testfactor", DisplayName: "Test", Version: "0", ProtocolVersion: factors.ProtocolVersion,
+		SettingSchema: []factors.Setting{
+			{Name: "greeting", Description: "echoed"},
+			{Name: "count", Type: factors.SettingInt, Default: "3", Description: "a number"},
+			{Name: "enabled", Type: factors.SettingBool, Description: "a switch"},
+			{Name: "wait", Type: factors.SettingDuration, Description: "a duration"},
+			{Name: "hook", Type: factors.SettingURL, Description: "a URL"},
+			{Name: "names", Type: factors.SettingList, Description: "a list"},
+			{Name: "token", Secret: true, Description: "a secret"},
+		}}
+	if filepath.Base(os.Args[0]) == "strict" {
+		d.ID = "strict"
+		d.SettingSchema = append(d.SettingSchema, factors.Setting{Name: "api_key", Required: true, Secret: true, Description: "the gateway's key"})
+	}
+	return d, nil
 }
 
 func (f *factor) Configure(_ context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
