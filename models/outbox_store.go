@@ -117,12 +117,20 @@ func (s *Store) ClaimNotifications(ctx context.Context, token string, now, lease
 	return out, nil
 }
 
-// FinishNotification writes the outcome of a claimed row if token still
-// holds it; otherwise mfa.ErrStale.
+// FinishNotification writes the outcome of a claimed row (and its data
+// when r.Data is set: secrets blanked) if token still holds it; otherwise
+// mfa.ErrStale.
 func (s *Store) FinishNotification(ctx context.Context, id, token string, r notify.Result) error {
 	set := map[string]any{"status": string(r.Status), "last_error": r.LastError, "claimed_by": "", "sent_at": utc(r.SentAt)}
 	if r.Status == mfa.NotificationPending {
 		set["next_attempt_at"] = r.NextAttemptAt.UTC()
+	}
+	if r.Data != nil {
+		data, err := json.Marshal(r.Data)
+		if err != nil {
+			return err
+		}
+		set["data"] = string(data)
 	}
 	res := s.conn(ctx).Model(&outboxRow{}).
 		Where("id = ? AND claimed_by = ? AND status = ?", id, token, string(mfa.NotificationPending)).Updates(set)

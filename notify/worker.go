@@ -22,8 +22,9 @@ type Store interface {
 	// any server) hold the same row. A worker that dies leaves its rows to
 	// be claimed again once leaseUntil passes.
 	ClaimNotifications(ctx context.Context, token string, now, leaseUntil time.Time, limit int) ([]mfa.Notification, error)
-	// FinishNotification records the outcome of a claimed row, only if
-	// token still holds it (otherwise mfa.ErrStale).
+	// FinishNotification records the outcome of a claimed row (replacing
+	// its data when r.Data is set), only if token still holds it
+	// (otherwise mfa.ErrStale).
 	FinishNotification(ctx context.Context, id, token string, r Result) error
 	NotificationTemplate(ctx context.Context, orgID string, ev mfa.Event) (*mfa.NotificationTemplate, error)
 	OrganizationByID(ctx context.Context, id string) (*mfa.Organization, error)
@@ -37,6 +38,34 @@ type Result struct {
 	LastError     string
 	NextAttemptAt time.Time
 	SentAt        *time.Time
+	// Data, when not nil, replaces the row's data: the worker sets it to
+	// the data with SecretVariables blanked once the row is final, so a
+	// link's token is not kept in the database after its mail left.
+	Data map[string]string
+}
+
+// SecretVariables are data keys that hold a credential (a link's token).
+// The outbox keeps them only while the mail may still be sent: once a row
+// is SENT, LOGGED, DEAD or SKIPPED they are blanked.
+var SecretVariables = []string{"link"}
+
+// withoutSecrets is data with SecretVariables blanked, or nil when it has
+// none (nothing to rewrite).
+func withoutSecrets(data map[string]string) map[string]string {
+	var out map[string]string
+	for _, k := range SecretVariables {
+		if v, ok := data[k]; !ok || v == "" {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(data))
+			for k, v := range data {
+				out[k] = v
+			}
+		}
+		out[k] = ""
+	}
+	return out
 }
 
 // Config tunes a Worker. Zero values take the defaults.
@@ -207,6 +236,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 }
 
 func (w *Worker) finish(ctx context.Context, n mfa.Notification, token string, r Result) error {
+	if r.Status != mfa.NotificationPending {
+		r.Data = withoutSecrets(n.Data)
+	}
 	err := w.store.FinishNotification(ctx, n.ID, token, r)
 	if errors.Is(err, mfa.ErrStale) {
 		// Another worker took the row after our lease ran out.
