@@ -165,7 +165,8 @@ const maxMigrateAttempts = 6
 
 // migrationRaced reports whether err is another server's concurrent
 // migration getting there first: table exists (1050), duplicate column
-// (1060), duplicate key name (1061), or an aborted transaction.
+// (1060), duplicate key name (1061), or an aborted transaction; on SQLite
+// "already exists", "duplicate column name" or SQLITE_SCHEMA (17).
 func migrationRaced(err error) bool {
 	var me *mysqldrv.MySQLError
 	if errors.As(err, &me) {
@@ -173,6 +174,13 @@ func migrationRaced(err error) bool {
 		case 1050, 1060, 1061:
 			return true
 		}
+		return aborted(err)
+	}
+	var sqliteErr interface{ Code() int }
+	if errors.As(err, &sqliteErr) {
+		msg := err.Error()
+		return sqliteErr.Code()&0xff == 17 || strings.Contains(msg, "already exists") ||
+			strings.Contains(msg, "duplicate column name") || aborted(err)
 	}
 	return aborted(err)
 }
