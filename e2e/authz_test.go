@@ -291,6 +291,26 @@ var authzFields = map[string]authzField{
 	"createCompany": {vars: func(x *authzCall) map[string]any {
 		return withInput(map[string]any{"name": x.unique("Company")})
 	}},
+
+	// --- mail: the caller's organization's outbox and templates. The
+	// event changed is one no other entry waits for, and its switch is
+	// only ever set on, so the other entries' mails still go out.
+	"notifications": {vars: func(x *authzCall) map[string]any {
+		return map[string]any{"filter": map[string]any{"status": "SENT"}}
+	}},
+	"notificationSettings": {},
+	"previewNotification": {vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"event": "account.unlocked", "subject": "Unlocked at {{.organization_name}}"})
+	}},
+	"setNotificationTemplate": {vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"event": "account.unlocked", "subject": "Unlocked at {{.organization_name}}"})
+	}},
+	"resetNotificationTemplate": {vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"event": "account.unlocked"})
+	}},
+	"setNotificationEnabled": {vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"event": "account.unlocked", "enabled": true})
+	}},
 }
 
 // schemaOperation is a Query or Mutation field and what its @auth asks.
