@@ -6,12 +6,19 @@ GOFILES  := $(shell git ls-files '*.go' 2>/dev/null)
 .PHONY: build run test generate lint bench clean
 
 ## build: the server to bin/twofold, every factor plugin to bin/plugins/ (and
-## their SHA-256 pins to bin/plugins.sha256), the example plugin to bin/examples/.
+## their SHA-256 pins to bin/plugins.sha256), the example plugins to bin/examples/
+## (the Node.js one, a launcher script, when node is installed).
 build:
 	$(GO) build -ldflags "-X main.commit=$$(git rev-parse --short HEAD 2>/dev/null)" -o bin/twofold ./cmd/twofold
 	@mkdir -p bin/plugins bin/examples
 	@for p in $(PLUGINS); do echo "go build plugins/$$p"; $(GO) build -o bin/plugins/$$p ./plugins/$$p || exit 1; done
 	@if [ -d plugins/example ]; then $(GO) build -o bin/examples/example ./plugins/example; fi
+	@if command -v node >/dev/null 2>&1; then \
+	  echo "npm ci plugins/examples/node-passphrase"; \
+	  cd plugins/examples/node-passphrase && { [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund --silent; } || exit 1; cd - >/dev/null; \
+	  printf '#!/bin/sh\n# The Node.js example factor plugin (plugins/examples/node-passphrase).\nexec %s %s/plugins/examples/node-passphrase/index.js\n' \
+	    "$$(command -v node)" "$$(pwd)" > bin/examples/node-passphrase && chmod 755 bin/examples/node-passphrase; \
+	else echo "node not found: plugins/examples/node-passphrase not built"; fi
 	@cd bin/plugins && sha256sum $(PLUGINS) > ../plugins.sha256
 
 ## run: build, then start on the embedded SQLite default with the demo org.

@@ -91,7 +91,11 @@ func (r *Registry) resolveSettings(plugin string, desc *factors.DescribeResponse
 			continue
 		}
 		if err := s.Check(v); err != nil {
-			problem("%s: %v", source, err)
+			label := source
+			if source == "config" {
+				label = fmt.Sprintf("setting %s (configured)", s.Name)
+			}
+			problem("%s: %v", label, err)
 			continue
 		}
 		values[s.Name] = v
