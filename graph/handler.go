@@ -27,6 +27,9 @@ type Config struct {
 	// MaxDepth and MaxComplexity bound what one query may ask for.
 	MaxDepth      int
 	MaxComplexity int
+	// Extensions are added after the built-in ones (the server's tracing
+	// and metrics).
+	Extensions []graphql.HandlerExtension
 }
 
 // NewHandler returns the /graphql handler. It expects the HTTP layer to put
@@ -51,6 +54,9 @@ func NewHandler(cfg Config) http.Handler {
 	srv.Use(accessRules{dev: cfg.Dev, maxDepth: cfg.MaxDepth})
 	srv.Use(secretCheckLimit{service: cfg.Service})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
+	for _, x := range cfg.Extensions {
+		srv.Use(x)
+	}
 	srv.SetErrorPresenter(presentError(cfg.Logger, es.Schema()))
 	srv.SetRecoverFunc(recoverPanic(cfg.Logger))
 	return withLoaders(cfg.Service, srv)

@@ -115,6 +115,9 @@ func (a *attempt) failed(ctx context.Context, reason string, details map[string]
 		}
 		return s.notifyLocked(ctx, tx, a.sub.UserID, until)
 	})
+	if justLocked {
+		s.obs().Lockout()
+	}
 	return locked, err
 }
 

@@ -66,7 +66,8 @@ type LoginResult struct {
 // slot under the organization's lockout rule, a password check (against a
 // dummy hash), a failure counted against the name, and LOCKED once the name
 // has failed as often as a user may.
-func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
+func (s *Service) Login(ctx context.Context, req LoginRequest) (res *LoginResult, err error) {
+	defer func() { s.observeLogin(res, err) }()
 	if req.Organization == "" || req.Username == "" || req.Password == "" {
 		return nil, invalidInput("", "organization, username and password are required")
 	}

@@ -111,6 +111,8 @@ type Service struct {
 	authLimit *limiter
 	// templates check and preview notification templates (notify).
 	templates NotificationTemplates
+	// observer is told authentication outcomes (metrics; WithObserver).
+	observer Observer
 	// dummyHash is verified against when a login names no user, so unknown
 	// and known usernames cost the same.
 	dummyHash string

@@ -104,7 +104,8 @@ func (s *Service) VerifyFactor(ctx context.Context, req VerifyRequest) (*LoginRe
 // finishVerification has the factor check a response against enrollment e,
 // with the challenge the ticket holds for it (if any), then counts a failure
 // or accepts the answer.
-func (s *Service) finishVerification(ctx context.Context, t *LoginTicket, user *User, e *Enrollment, f factors.Factor, response json.RawMessage, trust bool, details map[string]string) (*LoginResult, error) {
+func (s *Service) finishVerification(ctx context.Context, t *LoginTicket, user *User, e *Enrollment, f factors.Factor, response json.RawMessage, trust bool, details map[string]string) (res *LoginResult, err error) {
+	defer func() { s.observeVerification(e.FactorType, res, err) }()
 	var session []byte
 	// A challenge belongs to the enrollment it was made for, or, on a
 	// passwordless ticket, to whichever passkey answers it.
@@ -217,7 +218,8 @@ func (s *Service) factorFailed(ctx context.Context, a *attempt, user *User, e *E
 	return nil, s.factorError(ctx, ferr)
 }
 
-func (s *Service) verifyRecoveryCode(ctx context.Context, t *LoginTicket, user *User, req VerifyRequest) (*LoginResult, error) {
+func (s *Service) verifyRecoveryCode(ctx context.Context, t *LoginTicket, user *User, req VerifyRequest) (out *LoginResult, err error) {
+	defer func() { s.observeVerification("recovery_code", out, err) }()
 	var body struct {
 		RecoveryCode string `json:"recoveryCode"`
 	}

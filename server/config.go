@@ -61,6 +61,15 @@ type Config struct {
 	// Mail is the outbox worker's setting (TWOFOLD_SMTP_URL and friends;
 	// see server/mail.go).
 	Mail MailConfig
+
+	// Log is the log format and level (server/logging.go); the logger
+	// itself is made by NewLogger in main.
+	Log LogConfig
+	// Tracing exports spans over OTLP (OTEL_* variables; server/tracing.go).
+	Tracing TracingConfig
+	// MetricsToken, when set, must be sent as a bearer token to read
+	// /metrics (TWOFOLD_METRICS_TOKEN).
+	MetricsToken string
 }
 
 // Defaults.
@@ -139,6 +148,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	readScaleConfig(&r, &c)
 	readAssertionConfig(&r, &c)
 	readMailConfig(&r, &c)
+	readObservabilityConfig(&r, &c)
 	readRecoveryConfig(&r, &c)
 	return c, errors.Join(r.errs...)
 }

@@ -1,7 +1,11 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -11,6 +15,8 @@ import (
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/factors/host"
+	"github.com/twofoldauth/twofold/mfa"
+	"github.com/twofoldauth/twofold/models"
 )
 
 // metrics are the server's Prometheus metrics, on their own registry so
@@ -20,7 +26,15 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	factorCalls *prometheus.HistogramVec
+	// Authentication outcomes (mfa.Observer) and refusals.
+	logins        *prometheus.CounterVec
+	verifications *prometheus.CounterVec
+	lockouts      prometheus.Counter
+	rateLimited   prometheus.Counter
+	graphqlErrors *prometheus.CounterVec
 }
+
+var _ mfa.Observer = (*metrics)(nil)
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -35,8 +49,28 @@ func newMetrics() *metrics {
 			Name: "twofold_factor_call_duration_seconds", Help: "Factor plugin call latency by factor, method and outcome.",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5},
 		}, []string{"factor", "method", "outcome"}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twofold_logins_total", Help: "Password logins by result (authenticated, mfa_required, enrollment_required, locked, invalid, rate_limited, unavailable...).",
+		}, []string{"result"}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twofold_second_factor_verifications_total", Help: "Second-factor answers by factor type and result (authenticated, invalid, replay, locked...).",
+		}, []string{"factor_type", "result"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "twofold_lockouts_total", Help: "Users and unknown login names locked after too many failures.",
+		}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "twofold_rate_limited_requests_total", Help: "GraphQL requests refused with RATE_LIMITED.",
+		}),
+		graphqlErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "twofold_graphql_errors_total", Help: "GraphQL errors returned, by extensions.code.",
+		}, []string{"code"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.factorCalls,
+	// The usual outcomes are exported from the start, at 0, so a rate()
+	// over them has a baseline.
+	for _, r := range []string{"authenticated", "mfa_required", "enrollment_required", "locked", "invalid", "unavailable"} {
+		m.logins.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.factorCalls, m.logins, m.verifications, m.lockouts, m.rateLimited, m.graphqlErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -87,6 +121,78 @@ func (p pluginHealth) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// LoginResult counts a password login (mfa.Observer).
+func (m *metrics) LoginResult(result string) { m.logins.WithLabelValues(result).Inc() }
+
+// Verification counts a second-factor answer (mfa.Observer).
+func (m *metrics) Verification(factorType, result string) {
+	m.verifications.WithLabelValues(factorType, result).Inc()
+}
+
+// Lockout counts a subject becoming locked (mfa.Observer).
+func (m *metrics) Lockout() { m.lockouts.Inc() }
+
+// graphqlError counts an error of a GraphQL answer by its code.
+func (m *metrics) graphqlError(code string) {
+	if code == "" {
+		code = "UNKNOWN"
+	}
+	m.graphqlErrors.WithLabelValues(code).Inc()
+	if code == string(mfa.CodeRateLimited) {
+		m.rateLimited.Inc()
+	}
+}
+
+// watchStore exports, at scrape time, the outbox depth and the database
+// connection pool's statistics.
+func (m *metrics) watchStore(store *models.Store, log *slog.Logger) error {
+	db, err := store.SQLDB()
+	if err != nil {
+		return err
+	}
+	m.reg.MustRegister(collectors.NewDBStatsCollector(db, "twofold"), outboxDepth{store: store, log: log})
+	return nil
+}
+
+var outboxPendingDesc = prometheus.NewDesc("twofold_outbox_pending", "Notifications waiting to be sent (read from the database at scrape time).", nil, nil)
+
+// outboxDepth reads the outbox depth when scraped. A database that does not
+// answer in time leaves the metric out of that scrape rather than failing it.
+type outboxDepth struct {
+	store *models.Store
+	log   *slog.Logger
+}
+
+func (outboxDepth) Describe(ch chan<- *prometheus.Desc) { ch <- outboxPendingDesc }
+
+func (o outboxDepth) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := o.store.OutboxPending(ctx)
+	if err != nil {
+		o.log.Warn("metrics: reading the outbox depth", "err", err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(outboxPendingDesc, prometheus.GaugeValue, float64(n))
+}
+
+// handler serves the metrics; with a token (TWOFOLD_METRICS_TOKEN) only to
+// a request that sends it as a bearer token.
+func (m *metrics) handler(token string) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Hashing both sides first makes the comparison's time independent
+		// of the token's length too.
+		got := sha256.Sum256([]byte(bearerToken(r)))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			writeText(w, http.StatusUnauthorized, "a bearer token is required (TWOFOLD_METRICS_TOKEN)")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

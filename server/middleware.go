@@ -109,6 +109,9 @@ func (s *Server) withCORS(next http.Handler) http.Handler {
 // without our cookie there is no ambient credential to abuse.
 func (s *Server) withSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The request id on this writer too: errors written here carry it
+		// (withDeadline hands a buffer, not the writer withRequestLog saw).
+		w.Header().Set(RequestIDHeader, RequestIDFrom(r.Context()))
 		bearer := bearerToken(r)
 		cookie, _ := r.Cookie(sessionCookie)
 		if r.Method == http.MethodPost {
@@ -138,11 +141,11 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 			case bearer == "" && isUnauthenticated(err):
 				jar.ClearSession() // a stale cookie: drop it
 			case errors.Is(err, mfa.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-				s.log.Warn("session lookup: database unavailable", "err", err)
+				s.log.WarnContext(r.Context(), "session lookup: database unavailable", "err", err)
 				writeGraphQLError(w, http.StatusServiceUnavailable, mfa.CodeUnavailable, "the service is temporarily unavailable; try again")
 				return
 			case !isUnauthenticated(err):
-				s.log.Error("session lookup", "err", err)
+				s.log.ErrorContext(r.Context(), "session lookup", "err", err)
 				writeGraphQLError(w, http.StatusInternalServerError, mfa.CodeInternal, "internal error")
 				return
 			}
@@ -207,11 +210,17 @@ func bearerToken(r *http.Request) string {
 	return ""
 }
 
+// writeGraphQLError answers with one GraphQL error, with the request id
+// (from the X-Request-Id answer header) in its extensions.
 func writeGraphQLError(w http.ResponseWriter, status int, code mfa.Code, msg string) {
+	ext := map[string]any{"code": code}
+	if id := w.Header().Get(RequestIDHeader); id != "" {
+		ext["requestId"] = id
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"errors": []any{map[string]any{"message": msg, "extensions": map[string]any{"code": code}}},
+		"errors": []any{map[string]any{"message": msg, "extensions": ext}},
 	})
 }
 

@@ -13,6 +13,9 @@ import (
 
 	"github.com/99designs/gqlgen/graphql/playground"
 
+	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/twofoldauth/twofold/factors/host"
 	"github.com/twofoldauth/twofold/graph"
 	"github.com/twofoldauth/twofold/mfa"
@@ -34,6 +37,9 @@ type Server struct {
 	stopJobs context.CancelFunc
 	// mailer sends the outbox (server/mail.go).
 	mailer *notify.Worker
+	// tracer makes the spans (server/tracing.go); stopTracing flushes them.
+	tracer      trace.TracerProvider
+	stopTracing func(context.Context) error
 }
 
 // Option adjusts a Server (tests inject a clock).
@@ -42,10 +48,15 @@ type Option func(*options)
 type options struct {
 	logger *slog.Logger
 	mfa    []mfa.Option
+	tracer trace.TracerProvider
 }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithTracerProvider makes the spans with tp instead of the provider the
+// OTEL_* variables in Config.Tracing describe (tests record them in memory).
+func WithTracerProvider(tp trace.TracerProvider) Option { return func(o *options) { o.tracer = tp } }
 
 // WithMFAOptions passes options to mfa.New (e.g. mfa.WithClock).
 func WithMFAOptions(opts ...mfa.Option) Option {
@@ -59,11 +70,20 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	o.logger = withRequestContext(o.logger)
+	stopTracing := func(context.Context) error { return nil }
+	if o.tracer == nil {
+		var err error
+		if o.tracer, stopTracing, err = newTracerProvider(ctx, cfg.Tracing); err != nil {
+			return nil, err
+		}
+	}
 	store, err := models.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
+		_ = stopTracing(ctx)
 		return nil, fmt.Errorf("database: %w", err)
 	}
-	s := &Server{cfg: cfg, log: o.logger, store: store, metrics: newMetrics()}
+	s := &Server{cfg: cfg, log: o.logger, store: store, metrics: newMetrics(), tracer: o.tracer, stopTracing: stopTracing}
 	if err := s.init(ctx, o); err != nil {
 		s.Close()
 		return nil, err
@@ -80,7 +100,13 @@ func (s *Server) init(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("TWOFOLD_SEAL_KEY: %w", err)
 	}
-	mfaOpts := []mfa.Option{mfa.WithKeyring(keyring), mfa.WithLogger(o.logger)}
+	if err := s.store.Trace(s.tracer); err != nil {
+		return err
+	}
+	if err := s.metrics.watchStore(s.store, s.log); err != nil {
+		return err
+	}
+	mfaOpts := []mfa.Option{mfa.WithKeyring(keyring), mfa.WithLogger(o.logger), mfa.WithObserver(s.metrics)}
 	if s.cfg.PluginDir != "" {
 		checksums, err := host.ParseChecksums(s.cfg.PluginChecksums)
 		if err != nil {
@@ -88,7 +114,7 @@ func (s *Server) init(ctx context.Context, o options) error {
 		}
 		s.plugins, err = host.New(ctx, host.Config{Dir: s.cfg.PluginDir, Checksums: checksums, Settings: s.cfg.PluginSettings,
 			Environ: s.cfg.PluginEnviron, Aliases: pluginAliases,
-			Logger: o.logger, Observe: s.metrics.observeFactorCall})
+			Logger: o.logger, Observe: s.metrics.observeFactorCall, TracerProvider: s.tracer})
 		if err != nil {
 			return fmt.Errorf("factor plugins: %w", err)
 		}
@@ -164,11 +190,19 @@ func (s *Server) Close() error {
 	if s.plugins != nil {
 		s.plugins.Close()
 	}
+	if s.stopTracing != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.stopTracing(ctx); err != nil {
+			s.log.Warn("flushing spans", "err", err)
+		}
+	}
 	return s.store.Close()
 }
 
 func (s *Server) routes() http.Handler {
-	gql := graph.NewHandler(graph.Config{Service: s.service, Logger: s.log, Dev: s.cfg.Dev})
+	gql := graph.NewHandler(graph.Config{Service: s.service, Logger: s.log, Dev: s.cfg.Dev,
+		Extensions: []graphql.HandlerExtension{graphObserver{tracer: s.tracer.Tracer("github.com/twofoldauth/twofold/graph"), metrics: s.metrics}}})
 	mux := http.NewServeMux()
 	mux.Handle("POST /graphql", s.metrics.instrument("graphql", s.withDeadline(s.withSession(gql))))
 	mux.Handle("OPTIONS /graphql", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
@@ -176,12 +210,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /demo", serveDemo)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.Handle("GET /readyz", s.metrics.instrument("readyz", http.HandlerFunc(s.ready)))
-	mux.Handle("GET /metrics", s.metrics.handler())
+	mux.Handle("GET /metrics", s.metrics.handler(s.cfg.MetricsToken))
 	s.assertionRoutes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/playground", http.StatusFound)
 	})
-	return s.withClient(s.withCORS(mux))
+	return s.withTracing(s.withRequestLog(s.withClient(s.withCORS(mux))))
 }
 
 // playground serves the GraphQL Playground to everyone in dev mode and to

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -46,6 +48,8 @@ Usage:
                                    included) to TIME (excluded) to stdout as JSON lines,
                                    oldest first, for a SIEM; every organization unless
                                    --org names one
+  twofold healthcheck [--url URL]  exit 0 when the server at TWOFOLD_HTTP_ADDR (or URL)
+                                   answers /healthz: the container image's health check
   twofold plugin test PATH [--settings k=v ...] [--answer JSON] [--reusable] [--timeout D]
                                    run the conformance checks against a factor plugin
                                    binary (any language) and print a pass/fail report
@@ -61,7 +65,10 @@ organization that cannot mend itself) and are written to its audit log.
 var errUsage = errors.New("usage")
 
 func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	// TWOFOLD_LOG_FORMAT and TWOFOLD_LOG_LEVEL; a bad value is reported
+	// with the rest of the configuration.
+	logger, _ := server.NewLogger(os.Stderr, os.Getenv)
+	slog.SetDefault(logger)
 	err := run(os.Args[1:], os.Stdout, os.Getenv, os.Environ())
 	switch {
 	case errors.Is(err, errUsage):
@@ -85,6 +92,8 @@ func run(args []string, out io.Writer, getenv func(string) string, environ []str
 	case "version", "--version":
 		fmt.Fprintln(out, version())
 		return nil
+	case "healthcheck":
+		return healthcheck(args, getenv)
 	case "plugin":
 		return pluginCommand(context.Background(), args, out)
 	case "serve", "migrate", "rotate-seal-key", "admin", "audit":
@@ -230,6 +239,39 @@ func permissionNames(ps []mfa.Permission) string {
 		s[i] = string(p)
 	}
 	return strings.Join(s, ",")
+}
+
+// healthcheck asks the server's /healthz, for a container's HEALTHCHECK
+// (a distroless image has no curl). It needs no configuration but the
+// listen address; a wildcard listen address is asked on the loopback.
+func healthcheck(args []string, getenv func(string) string) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	target := fs.String("url", "", "the health URL (default: http://TWOFOLD_HTTP_ADDR/healthz)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	if *target == "" {
+		addr := cmp.Or(strings.TrimSpace(getenv("TWOFOLD_HTTP_ADDR")), server.DefaultHTTPAddr)
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("TWOFOLD_HTTP_ADDR: %w", err)
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		*target = "http://" + net.JoinHostPort(host, port) + "/healthz"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	res, err := client.Get(*target)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", *target, res.Status)
+	}
+	return nil
 }
 
 // commit is set by `make build` (-ldflags -X main.commit=...); otherwise the

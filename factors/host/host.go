@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/twofoldauth/twofold/factors"
 )
 
@@ -62,6 +64,9 @@ type Config struct {
 	// Observe, when set, is told the duration and outcome of every call (for
 	// metrics); err is nil on success.
 	Observe func(factor, method string, d time.Duration, err error)
+	// TracerProvider makes a span per plugin call, whose trace context the
+	// plugin receives (nil: the global provider).
+	TracerProvider trace.TracerProvider
 }
 
 // Registry is the set of factor types the server offers, each backed by a

@@ -85,7 +85,7 @@ func (p *proc) start(ctx context.Context) error {
 	}
 	log := p.r.log.With("plugin", p.name)
 	cmd := exec.Command(p.path)
-	cmd.Env = pluginEnv(sockets)
+	cmd.Env = append(pluginEnv(sockets), otelEnv(p.name)...)
 	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
@@ -99,6 +99,7 @@ func (p *proc) start(ctx context.Context) error {
 		SyncStdout:       lineLogger{log, "stdout"},
 		SyncStderr:       lineLogger{log, "stderr"},
 		StartTimeout:     10 * time.Second,
+		GRPCDialOptions:  p.r.dialOptions(),
 	})
 	fail := func(err error) error {
 		client.Kill()

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/factors/internal/wire"
@@ -14,6 +15,7 @@ type Option func(*options)
 
 type options struct {
 	logger *slog.Logger
+	tracer trace.TracerProvider
 }
 
 // WithLogger sets the logger for the plugin's own and go-plugin's messages,
@@ -36,7 +38,7 @@ func Serve(f factors.Factor, opts ...Option) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  wire.Handshake,
 		VersionedPlugins: wire.VersionedPlugins(f),
-		GRPCServer:       plugin.DefaultGRPCServer,
+		GRPCServer:       o.grpcServer,
 		Logger:           wire.Logger(o.logger, "sdk"),
 	})
 }

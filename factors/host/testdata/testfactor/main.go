@@ -14,6 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc/metadata"
+
 	"github.com/twofoldauth/twofold/factors"
 	"github.com/twofoldauth/twofold/factors/sdk"
 )
@@ -38,6 +41,10 @@ type factor struct {
 type Echo struct {
 	Settings map[string]string `json:"settings"`
 	Env      []string          `json:"env"`
+	// TraceParent is the call's traceparent gRPC metadata, TraceID the
+	// trace the call's context belongs to in this process.
+	TraceParent string `json:"traceparent"`
+	TraceID     string `json:"traceId"`
 }
 
 // Describe declares optional settings of every type; installed as
@@ -104,7 +111,14 @@ func (f *factor) FinishVerification(ctx context.Context, req *factors.FinishVeri
 		f.log.Warn(r.Log, "answer", 42)
 	}
 	f.mu.Lock()
-	state, _ := json.Marshal(Echo{Settings: f.settings, Env: os.Environ()})
+	e := Echo{Settings: f.settings, Env: os.Environ()}
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get("traceparent")) > 0 {
+		e.TraceParent = md.Get("traceparent")[0]
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		e.TraceID = sc.TraceID().String()
+	}
+	state, _ := json.Marshal(e)
 	f.mu.Unlock()
 	return &factors.FinishVerificationResponse{State: state}, nil
 }
