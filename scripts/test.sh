@@ -69,3 +69,9 @@ if [[ -z "${TWOFOLD_TEST_GALERA_DSNS:-}" ]]; then
 fi
 
 go test -race -count=1 -timeout 8m "$@" ./...
+
+# The store's contract suite once more, on the Galera cluster.
+if [[ -n "${TWOFOLD_TEST_GALERA_DSNS:-}" && $# -eq 0 ]]; then
+  echo "test.sh: the store's contract suite on Galera"
+  TWOFOLD_TEST_DIALECTS=galera go test -race -count=1 -timeout 5m ./models/...
+fi

@@ -11,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 )
@@ -19,7 +21,14 @@ import (
 // Dialects returns the engines to test on: always sqlite, and mysql when a
 // server is configured. With TWOFOLD_TEST_REQUIRE_MYSQL=1 a missing server
 // fails the test instead of narrowing the run.
+//
+// TWOFOLD_TEST_DIALECTS (a comma list of sqlite, mysql and galera) names
+// the engines instead: `make test` runs the store's contract suite once more
+// with galera, on the cluster named by TWOFOLD_TEST_GALERA_DSNS.
 func Dialects(t testing.TB) []string {
+	if v := os.Getenv("TWOFOLD_TEST_DIALECTS"); v != "" {
+		return strings.Split(v, ",")
+	}
 	if os.Getenv("TWOFOLD_TEST_MYSQL_DSN") != "" {
 		return []string{"sqlite", "mysql"}
 	}
@@ -46,6 +55,8 @@ func NewURL(t testing.TB, dialect string) string {
 		return "sqlite://" + filepath.Join(t.TempDir(), "twofold.db")
 	case "mysql":
 		return newMySQL(t)
+	case "galera":
+		return newGalera(t)
 	}
 	t.Fatalf("unknown dialect %q", dialect)
 	return ""
@@ -56,6 +67,11 @@ func newMySQL(t testing.TB) string {
 	if dsn == "" {
 		t.Fatal("TWOFOLD_TEST_MYSQL_DSN is not set")
 	}
+	return newMySQLOn(t, dsn)
+}
+
+// newMySQLOn creates a database on the server of dsn.
+func newMySQLOn(t testing.TB, dsn string) string {
 	cfg, err := mysql.ParseDSN(strings.TrimPrefix(dsn, "mysql://"))
 	if err != nil {
 		t.Fatalf("TWOFOLD_TEST_MYSQL_DSN: %v", err)
@@ -82,4 +98,43 @@ func newMySQL(t testing.TB) string {
 	})
 	cfg.DBName = name
 	return "mysql://" + cfg.FormatDSN()
+}
+
+var galeraNode atomic.Int32
+
+// newGalera creates a database on the Galera cluster of
+// TWOFOLD_TEST_GALERA_DSNS (DSNs, comma-separated), waits until every node
+// has it, and returns its URL on the next node in turn.
+func newGalera(t testing.TB) string {
+	dsns := strings.Split(os.Getenv("TWOFOLD_TEST_GALERA_DSNS"), ",")
+	if dsns[0] == "" {
+		t.Fatal("TWOFOLD_TEST_GALERA_DSNS is not set")
+	}
+	url := newMySQLOn(t, dsns[0]) // created through the first node
+	cfg, err := mysql.ParseDSN(strings.TrimPrefix(url, "mysql://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dsn := range dsns {
+		db, err := sql.Open("mysql", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var n int
+			if err := db.QueryRow("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?", cfg.DBName).Scan(&n); err == nil && n == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("database %s not on %s after 10 s", cfg.DBName, dsn)
+			}
+		}
+		db.Close()
+	}
+	node, err := mysql.ParseDSN(dsns[int(galeraNode.Add(1))%len(dsns)])
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.DBName = cfg.DBName
+	return "mysql://" + node.FormatDSN()
 }
