@@ -51,6 +51,10 @@ func NewHandler(cfg Config) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.Introspection{})
+	// Automatic persisted queries: a client may send a query's SHA-256
+	// instead of its text once this server has seen it. The query still
+	// goes through every rule below (depth, secret checks, complexity).
+	srv.Use(extension.AutomaticPersistedQuery{Cache: newPersistedQueryCache()})
 	srv.Use(accessRules{dev: cfg.Dev, maxDepth: cfg.MaxDepth})
 	srv.Use(secretCheckLimit{service: cfg.Service})
 	srv.Use(extension.FixedComplexityLimit(cfg.MaxComplexity))
@@ -77,8 +81,7 @@ var _ interface {
 func (accessRules) ExtensionName() string                   { return "TwofoldAccessRules" }
 func (accessRules) Validate(graphql.ExecutableSchema) error { return nil }
 func (a accessRules) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	v := requestFrom(ctx).Viewer
-	oc.DisableIntrospection = !a.dev && (v == nil || !v.User.IsAdmin())
+	oc.DisableIntrospection = !a.dev && !mayIntrospect(requestFrom(ctx).Viewer)
 	if d := depth(oc.Operation.SelectionSet, oc.Doc.Fragments, 0); d > a.maxDepth {
 		return &gqlerror.Error{Message: "query is too deep", Extensions: map[string]any{"code": string(mfa.CodeBadUserInput)}}
 	}
