@@ -107,6 +107,9 @@ type SettingValue struct {
 	// Source names where the value came from: the variable, or "config"
 	// for a value given by the host's own configuration.
 	Source string
+	// Variable is the variable that sets this setting
+	// (TWOFOLD_FACTOR_<ID>_<SETTING>).
+	Variable string
 }
 
 // Masked replaces a secret setting's value wherever the host shows it.

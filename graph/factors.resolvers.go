@@ -29,6 +29,23 @@ func (r *factorTypeResolver) Capabilities(ctx context.Context, obj *factors.Stat
 	return out, nil
 }
 
+// Settings is the resolver for the settings field.
+func (r *factorTypeResolver) Settings(ctx context.Context, obj *factors.Status) ([]model.FactorSetting, error) {
+	out := make([]model.FactorSetting, len(obj.Configured))
+	for i, v := range obj.Configured {
+		// The host masked secrets already.
+		out[i] = model.FactorSetting{Name: v.Name, Type: string(v.Type), Required: v.Required, Secret: v.Secret,
+			Description: v.Description, Variable: v.Variable}
+		if v.Default != "" {
+			out[i].Default = &v.Default
+		}
+		if v.Set {
+			out[i].Value, out[i].Source = &v.Value, &v.Source
+		}
+	}
+	return out, nil
+}
+
 // BeginEnrollment is the resolver for the beginEnrollment field.
 func (r *mutationResolver) BeginEnrollment(ctx context.Context, input model.BeginEnrollmentInput) (*model.BeginEnrollmentPayload, error) {
 	res, err := r.Service.BeginEnrollment(ctx, requestFrom(ctx).Viewer, mfa.BeginEnrollmentRequest{

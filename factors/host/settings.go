@@ -79,6 +79,7 @@ func (r *Registry) resolveSettings(plugin string, desc *factors.DescribeResponse
 		}
 		name := EnvName(id, s.Name)
 		v, source, err := r.lookup(id, s.Name, name)
+		unset := factors.SettingValue{Setting: s, Variable: name}
 		switch {
 		case err != nil:
 			problem("%s: %v", source, err)
@@ -87,7 +88,7 @@ func (r *Registry) resolveSettings(plugin string, desc *factors.DescribeResponse
 			problem("%s: required by factor %s (%s)", name, id, s.Description)
 			continue
 		case source == "":
-			shown = append(shown, factors.SettingValue{Setting: s})
+			shown = append(shown, unset)
 			continue
 		}
 		if err := s.Check(v); err != nil {
@@ -99,7 +100,7 @@ func (r *Registry) resolveSettings(plugin string, desc *factors.DescribeResponse
 			continue
 		}
 		values[s.Name] = v
-		sv := factors.SettingValue{Setting: s, Value: v, Set: true, Source: source}
+		sv := factors.SettingValue{Setting: s, Value: v, Set: true, Source: source, Variable: name}
 		if s.Secret {
 			sv.Value = factors.Masked
 		}

@@ -180,12 +180,26 @@ type ComplexityRoot struct {
 		Request func(childComplexity int) int
 	}
 
+	FactorSetting struct {
+		Default     func(childComplexity int) int
+		Description func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Required    func(childComplexity int) int
+		Secret      func(childComplexity int) int
+		Source      func(childComplexity int) int
+		Type        func(childComplexity int) int
+		Value       func(childComplexity int) int
+		Variable    func(childComplexity int) int
+	}
+
 	FactorType struct {
-		Capabilities func(childComplexity int) int
-		DisplayName  func(childComplexity int) int
-		Healthy      func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Version      func(childComplexity int) int
+		Capabilities    func(childComplexity int) int
+		DisplayName     func(childComplexity int) int
+		Healthy         func(childComplexity int) int
+		ID              func(childComplexity int) int
+		ProtocolVersion func(childComplexity int) int
+		Settings        func(childComplexity int) int
+		Version         func(childComplexity int) int
 	}
 
 	LoginPayload struct {
@@ -934,6 +948,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnrollmentRequestPayload.Request(childComplexity), true
 
+	case "FactorSetting.default":
+		if e.ComplexityRoot.FactorSetting.Default == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Default(childComplexity), true
+	case "FactorSetting.description":
+		if e.ComplexityRoot.FactorSetting.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Description(childComplexity), true
+	case "FactorSetting.name":
+		if e.ComplexityRoot.FactorSetting.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Name(childComplexity), true
+	case "FactorSetting.required":
+		if e.ComplexityRoot.FactorSetting.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Required(childComplexity), true
+	case "FactorSetting.secret":
+		if e.ComplexityRoot.FactorSetting.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Secret(childComplexity), true
+	case "FactorSetting.source":
+		if e.ComplexityRoot.FactorSetting.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Source(childComplexity), true
+	case "FactorSetting.type":
+		if e.ComplexityRoot.FactorSetting.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Type(childComplexity), true
+	case "FactorSetting.value":
+		if e.ComplexityRoot.FactorSetting.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Value(childComplexity), true
+	case "FactorSetting.variable":
+		if e.ComplexityRoot.FactorSetting.Variable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorSetting.Variable(childComplexity), true
+
 	case "FactorType.capabilities":
 		if e.ComplexityRoot.FactorType.Capabilities == nil {
 			break
@@ -958,6 +1027,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FactorType.ID(childComplexity), true
+	case "FactorType.protocolVersion":
+		if e.ComplexityRoot.FactorType.ProtocolVersion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorType.ProtocolVersion(childComplexity), true
+	case "FactorType.settings":
+		if e.ComplexityRoot.FactorType.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FactorType.Settings(childComplexity), true
 	case "FactorType.version":
 		if e.ComplexityRoot.FactorType.Version == nil {
 			break
@@ -2483,6 +2564,33 @@ type FactorType {
   capabilities: [String!]!
   "False while the plugin process is down or restarting."
   healthy: Boolean!
+  "The contract version the plugin speaks (negotiated at start-up)."
+  protocolVersion: Int!
+  "The settings the plugin declares, with the values the server configured: for organization managers."
+  settings: [FactorSetting!] @auth(requires: MANAGE_ORGANIZATION)
+}
+
+"""
+A setting a factor plugin declares, and its configured value. Values are set with the variable
+TWOFOLD_FACTOR_<FACTOR>_<SETTING> (or its _FILE variant) on every server.
+"""
+type FactorSetting {
+  name: String!
+  "string, int, bool, duration, url or list"
+  type: String!
+  "The server does not start without a value."
+  required: Boolean!
+  "The value is never shown."
+  secret: Boolean!
+  "What the plugin uses when no value is set."
+  default: String
+  description: String!
+  "The configured value, ******** for a secret; null when unset (the default applies)."
+  value: String
+  "Where the value came from: the variable, an older alias of it, or the server's own configuration (config)."
+  source: String
+  "The variable that sets it."
+  variable: String!
 }
 
 enum EnrollmentStatus {
@@ -3597,6 +3705,30 @@ func (ec *executionContext) childFields_EnrollmentRequestPayload(ctx context.Con
 	return nil, fmt.Errorf("no field named %q was found under type EnrollmentRequestPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_FactorSetting(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_FactorSetting_name(ctx, field)
+	case "type":
+		return ec.fieldContext_FactorSetting_type(ctx, field)
+	case "required":
+		return ec.fieldContext_FactorSetting_required(ctx, field)
+	case "secret":
+		return ec.fieldContext_FactorSetting_secret(ctx, field)
+	case "default":
+		return ec.fieldContext_FactorSetting_default(ctx, field)
+	case "description":
+		return ec.fieldContext_FactorSetting_description(ctx, field)
+	case "value":
+		return ec.fieldContext_FactorSetting_value(ctx, field)
+	case "source":
+		return ec.fieldContext_FactorSetting_source(ctx, field)
+	case "variable":
+		return ec.fieldContext_FactorSetting_variable(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FactorSetting", field.Name)
+}
+
 func (ec *executionContext) childFields_FactorType(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3609,6 +3741,10 @@ func (ec *executionContext) childFields_FactorType(ctx context.Context, field gr
 		return ec.fieldContext_FactorType_capabilities(ctx, field)
 	case "healthy":
 		return ec.fieldContext_FactorType_healthy(ctx, field)
+	case "protocolVersion":
+		return ec.fieldContext_FactorType_protocolVersion(ctx, field)
+	case "settings":
+		return ec.fieldContext_FactorType_settings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FactorType", field.Name)
 }

@@ -161,6 +161,27 @@ type EnrollmentRequestPayload struct {
 	Request *mfa.EnrollmentRequest `json:"request"`
 }
 
+// A setting a factor plugin declares, and its configured value. Values are set with the variable
+// TWOFOLD_FACTOR_<FACTOR>_<SETTING> (or its _FILE variant) on every server.
+type FactorSetting struct {
+	Name string `json:"name"`
+	// string, int, bool, duration, url or list
+	Type string `json:"type"`
+	// The server does not start without a value.
+	Required bool `json:"required"`
+	// The value is never shown.
+	Secret bool `json:"secret"`
+	// What the plugin uses when no value is set.
+	Default     *string `json:"default,omitempty"`
+	Description string  `json:"description"`
+	// The configured value, ******** for a secret; null when unset (the default applies).
+	Value *string `json:"value,omitempty"`
+	// Where the value came from: the variable, an older alias of it, or the server's own configuration (config).
+	Source *string `json:"source,omitempty"`
+	// The variable that sets it.
+	Variable string `json:"variable"`
+}
+
 type FinishPasskeyLoginInput struct {
 	Ticket string `json:"ticket"`
 	// The PublicKeyCredential JSON navigator.credentials.get() returned.
