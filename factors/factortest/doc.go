@@ -11,4 +11,7 @@
 // boundary, and every call within the time budget. Given a Solver, which
 // plays the user's device, it also enrols, verifies, round-trips the
 // credential state and checks that an answer verifies only once.
+//
+// Conform runs the same checks without a testing.T and reports each one:
+// `twofold plugin test PATH` uses it for plugins in any language.
 package factortest
