@@ -3,7 +3,7 @@ GO       ?= go
 PLUGINS  := $(filter-out example,$(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))))
 GOFILES  := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: build run test generate lint bench clean
+.PHONY: build run test generate lint bench clean migration
 
 ## build: the server to bin/twofold, every factor plugin to bin/plugins/ (and
 ## their SHA-256 pins to bin/plugins.sha256), the example plugins to bin/examples/
@@ -33,6 +33,13 @@ test:
 generate:
 	$(GO) tool gqlgen generate
 	@if [ -x scripts/gen-proto.sh ]; then scripts/gen-proto.sh; fi
+
+## migration: write the next schema migration of each dialect from the GORM
+## row types, NAME=add_something (models/migrations/README.md); needs the
+## MariaDB of TWOFOLD_TEST_MYSQL_DSN (default root@tcp(127.0.0.1:3306)/).
+migration:
+	@test -n "$(NAME)" || { echo "usage: make migration NAME=add_something"; exit 2; }
+	$(GO) run ./scripts/migration -name "$(NAME)"
 
 lint:
 	$(GO) vet ./...

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,8 +20,13 @@ import (
 // Open connects to the database named by url, which is either
 // "sqlite://PATH" (the file and its folder are created) or
 // "mysql://user:pass@tcp(host:port)/db" (go-sql-driver DSN after the scheme),
-// and runs the migrations.
-func Open(ctx context.Context, url string) (*Store, error) {
+// and brings the schema up to date (see MigrateMode; by default it applies
+// the pending migrations).
+func Open(ctx context.Context, url string, opts ...OpenOption) (*Store, error) {
+	o := openOptions{migrate: MigrateAuto, poll: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	db, err := connect(url)
 	if err != nil {
 		return nil, err
@@ -34,7 +38,18 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db}
-	if err := s.Migrate(ctx); err != nil {
+	switch o.migrate {
+	case MigrateAuto:
+		err = s.Migrate(ctx)
+	case MigrateWait:
+		err = s.waitForSchema(ctx, o.poll)
+	case MigrateOff:
+		err = s.waitForSchema(ctx, 0)
+	case MigrateManual:
+	default:
+		err = fmt.Errorf("unknown migrate mode %q", o.migrate)
+	}
+	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
@@ -124,65 +139,12 @@ func connect(url string) (*gorm.DB, error) {
 	return nil, errors.New("database URL must start with sqlite:// or mysql://")
 }
 
-// Migrate creates or updates every table. It is idempotent.
+// Migrate applies the pending migrations (see migrate.go), one server at a
+// time, adopting a database made by a release before versioned migrations,
+// then fills what an upgraded database's new columns and tables need. It
+// is idempotent.
 func (s *Store) Migrate(ctx context.Context) error {
-	db := s.db.WithContext(ctx)
-	if s.db.Dialector.Name() == "mysql" {
-		db = db.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
-	}
-	// Many servers may start at once. On one MariaDB server AutoMigrate's
-	// check-then-create can race another server's, and on Galera DDL is
-	// replicated in total order, so the loser gets "table already exists",
-	// "duplicate column" or "duplicate key name" (or a certification
-	// abort). Migrating is idempotent: run it again, and it finds the work
-	// done.
-	// What the new columns and tables must be filled with, decided before
-	// AutoMigrate adds them (an upgraded database, not a new one).
-	backfill := s.listBackfills(ctx)
-	var err error
-	for attempt := 1; attempt <= maxMigrateAttempts; attempt++ {
-		if err = db.AutoMigrate(allRows()...); err == nil {
-			err = s.dropRetiredAuditIndexes(ctx)
-		}
-		if err == nil {
-			return backfill(ctx)
-		}
-		if !migrationRaced(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(time.Duration(attempt) * (50*time.Millisecond + rand.N(100*time.Millisecond))):
-		}
-	}
-	return err
-}
-
-// maxMigrateAttempts bounds how often a migration that raced another
-// server's is run again.
-const maxMigrateAttempts = 6
-
-// migrationRaced reports whether err is another server's concurrent
-// migration getting there first: table exists (1050), duplicate column
-// (1060), duplicate key name (1061), or an aborted transaction; on SQLite
-// "already exists", "duplicate column name" or SQLITE_SCHEMA (17).
-func migrationRaced(err error) bool {
-	var me *mysqldrv.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1050, 1060, 1061:
-			return true
-		}
-		return aborted(err)
-	}
-	var sqliteErr interface{ Code() int }
-	if errors.As(err, &sqliteErr) {
-		msg := err.Error()
-		return sqliteErr.Code()&0xff == 17 || strings.Contains(msg, "already exists") ||
-			strings.Contains(msg, "duplicate column name") || aborted(err)
-	}
-	return aborted(err)
+	return s.migrate(ctx)
 }
 
 // isGalera reports whether the MySQL server is a Galera cluster node.

@@ -13,7 +13,7 @@ import (
 // no plugins and no HTTP: for the break-glass `twofold admin` commands.
 // The returned function closes the database.
 func OpenService(ctx context.Context, cfg Config) (*mfa.Service, func() error, error) {
-	store, err := models.Open(ctx, cfg.DatabaseURL)
+	store, err := models.Open(ctx, cfg.DatabaseURL, models.WithMigrate(cfg.Migrate))
 	if err != nil {
 		return nil, nil, err
 	}

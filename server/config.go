@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twofoldauth/twofold/mfa"
+	"github.com/twofoldauth/twofold/models"
 )
 
 // Config is everything the server needs, read from TWOFOLD_* variables by
@@ -70,6 +71,10 @@ type Config struct {
 	// MetricsToken, when set, must be sent as a bearer token to read
 	// /metrics (TWOFOLD_METRICS_TOKEN).
 	MetricsToken string
+
+	// Migrate is what the server does about the schema at start
+	// (TWOFOLD_MIGRATE; "" means models.MigrateAuto).
+	Migrate models.MigrateMode
 }
 
 // Defaults.
@@ -150,6 +155,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	readMailConfig(&r, &c)
 	readObservabilityConfig(&r, &c)
 	readRecoveryConfig(&r, &c)
+	readMigrateConfig(&r, &c)
 	return c, errors.Join(r.errs...)
 }
 

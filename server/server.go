@@ -78,7 +78,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	store, err := models.Open(ctx, cfg.DatabaseURL)
+	store, err := models.Open(ctx, cfg.DatabaseURL, models.WithMigrate(cfg.Migrate))
 	if err != nil {
 		_ = stopTracing(ctx)
 		return nil, fmt.Errorf("database: %w", err)

@@ -31,7 +31,11 @@ const usage = `Twofold: multi-factor authentication for business apps.
 Usage:
   twofold [serve]                  run the server (configuration from TWOFOLD_* variables)
   twofold version                  print the version, commit and Go version
-  twofold migrate up               bring the database schema up to date, then exit
+  twofold migrate status           list the schema migrations, applied and pending
+  twofold migrate up               apply the pending migrations, then exit (the step
+                                   servers started with TWOFOLD_MIGRATE=wait wait for)
+  twofold migrate down-to VERSION  undo the migrations above VERSION, newest first
+                                   (0 drops every table); needs only TWOFOLD_DATABASE_URL
   twofold rotate-seal-key          re-seal every secret under TWOFOLD_SEAL_KEY, reading
                                    those sealed under TWOFOLD_SEAL_KEYS_OLD
   twofold admin create --org SLUG --username NAME --email ADDRESS
@@ -96,7 +100,11 @@ func run(args []string, out io.Writer, getenv func(string) string, environ []str
 		return healthcheck(args, getenv)
 	case "plugin":
 		return pluginCommand(context.Background(), args, out)
-	case "serve", "migrate", "rotate-seal-key", "admin", "audit":
+	case "migrate":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return migrate(ctx, args, out, getenv)
+	case "serve", "rotate-seal-key", "admin", "audit":
 	default:
 		fmt.Fprintf(os.Stderr, "twofold: unknown command %q\n\n", cmd)
 		return errUsage
@@ -117,16 +125,6 @@ func run(args []string, out io.Writer, getenv func(string) string, environ []str
 			return errUsage
 		}
 		return server.Run(ctx, cfg)
-	case "migrate":
-		if len(args) != 1 || args[0] != "up" {
-			return errUsage
-		}
-		_, closeDB, err := server.OpenService(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(out, "the database schema is up to date")
-		return closeDB()
 	case "rotate-seal-key":
 		n, err := server.RotateSealKey(ctx, cfg)
 		if err != nil {
