@@ -119,7 +119,7 @@ func render(dialect, name string, stmts []string) (string, []string) {
 	b.WriteString("-- Reviewed and committed with the model change; never edited once released.\n\n")
 	b.WriteString("-- +goose Up\n")
 	for _, s := range stmts {
-		writeStatement(&b, s)
+		writeStatement(&b, rerunnable(dialect, s))
 	}
 	b.WriteString("\n-- +goose Down\n")
 	var manual []string
@@ -143,6 +143,21 @@ func render(dialect, name string, stmts []string) (string, []string) {
 		}
 	}
 	return b.String(), manual
+}
+
+// rerunnable makes a statement that creates a table (or, on SQLite, an
+// index) do nothing when it exists already, so a migration cut short (MySQL
+// commits each DDL statement by itself) can be run again. MySQL 8 has no IF
+// NOT EXISTS for indexes and columns, so those stay as they are there.
+func rerunnable(dialect, s string) string {
+	if m := createTable.FindStringSubmatchIndex(s); m != nil && !strings.Contains(strings.ToUpper(s[:m[1]]), "IF NOT EXISTS") {
+		return "CREATE TABLE IF NOT EXISTS " + s[len("CREATE TABLE "):]
+	}
+	if dialect == "sqlite" && createIndex.MatchString(s) && !strings.Contains(strings.ToUpper(s), "IF NOT EXISTS") {
+		i := strings.Index(strings.ToUpper(s), "INDEX ") + len("INDEX ")
+		return s[:i] + "IF NOT EXISTS " + s[i:]
+	}
+	return s
 }
 
 // writeStatement writes one statement; one with a semicolon inside is
