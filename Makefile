@@ -3,7 +3,7 @@ GO       ?= go
 PLUGINS  := $(filter-out example,$(notdir $(patsubst %/main.go,%,$(wildcard plugins/*/main.go))))
 GOFILES  := $(shell git ls-files '*.go' 2>/dev/null)
 
-.PHONY: build run test generate lint bench clean migration
+.PHONY: build run test generate playground-assets lint bench clean migration
 
 ## build: the server to bin/twofold, every factor plugin to bin/plugins/ (and
 ## their SHA-256 pins to bin/plugins.sha256), the example plugins to bin/examples/
@@ -29,9 +29,11 @@ run: build
 test:
 	@scripts/test.sh
 
-## generate: gqlgen and protobuf code (committed).
+## generate: gqlgen and protobuf code, and the whole SDL in graph/schema.graphql
+## (all committed).
 generate:
 	$(GO) tool gqlgen generate
+	$(GO) run ./scripts/printschema graph/schema.graphql
 	@if [ -x scripts/gen-proto.sh ]; then scripts/gen-proto.sh; fi
 
 ## migration: write the next schema migration of each dialect from the GORM
@@ -40,6 +42,12 @@ generate:
 migration:
 	@test -n "$(NAME)" || { echo "usage: make migration NAME=add_something"; exit 2; }
 	$(GO) run ./scripts/migration -name "$(NAME)"
+
+## playground-assets: refresh the embedded GraphiQL and React bundles
+## (server/playground/assets/) from the npm registry; versions are pinned in
+## the script.
+playground-assets:
+	@scripts/playground-assets.sh
 
 lint:
 	$(GO) vet ./...

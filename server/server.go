@@ -11,8 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 
@@ -206,7 +204,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /graphql", s.metrics.instrument("graphql", s.withDeadline(s.withSession(gql))))
 	mux.Handle("OPTIONS /graphql", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	mux.Handle("GET /playground", s.withSession(s.playground(playground.Handler("Twofold", "/graphql"))))
+	newPlayground().routes(mux)
 	mux.HandleFunc("GET /demo", serveDemo)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok") })
 	mux.Handle("GET /readyz", s.metrics.instrument("readyz", http.HandlerFunc(s.ready)))
@@ -216,21 +214,6 @@ func (s *Server) routes() http.Handler {
 		http.Redirect(w, r, "/playground", http.StatusFound)
 	})
 	return s.withTracing(s.withRequestLog(s.withClient(s.withCORS(mux))))
-}
-
-// playground serves the GraphQL Playground to everyone in dev mode and to
-// admins (by session cookie) otherwise.
-func (s *Server) playground(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.cfg.Dev {
-			v := graphRequest(r).Viewer
-			if v == nil || !v.User.IsAdmin() {
-				http.NotFound(w, r)
-				return
-			}
-		}
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
