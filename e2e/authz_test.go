@@ -119,8 +119,12 @@ type authzField struct {
 	// public: no session needed; every role gets want (usually success:
 	// the arguments themselves are the credential).
 	public bool
-	want   string
-	vars   func(x *authzCall) map[string]any
+	// operator: an @operator field; every organization user gets
+	// FORBIDDEN, nobody UNAUTHENTICATED (operator_test.go calls them with
+	// operator credentials).
+	operator bool
+	want     string
+	vars     func(x *authzCall) map[string]any
 }
 
 func ptr(s string) *string { return &s }
@@ -288,6 +292,28 @@ var authzFields = map[string]authzField{
 	"disableMyMfa": {self: true, vars: func(x *authzCall) map[string]any {
 		return withInput(map[string]any{"password": x.me().pass})
 	}},
+	// --- the operator's: never an organization user's (operator_test.go)
+	"organizations": {operator: true},
+	"createOrganization": {operator: true, vars: func(x *authzCall) map[string]any {
+		n := x.unique("org")
+		return withInput(map[string]any{"slug": n, "name": n, "firstAdmin": map[string]any{"username": "boss", "email": "boss@" + n + ".test"}})
+	}},
+	"setLicense": {operator: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"organizationId": authzOrgID(x), "seats": 1, "mfaSubscribed": false})
+	}},
+	"suspendOrganization": {operator: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"organizationId": authzOrgID(x)})
+	}},
+	"resumeOrganization": {operator: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"organizationId": authzOrgID(x)})
+	}},
+	// --- seats and the master switch; licenseUsage also serves billing
+	// contacts, so mfa checks it
+	"licenseUsage":       {checks: ptr("MANAGE_ORGANIZATION")},
+	"setOrganizationMfa": {vars: func(x *authzCall) map[string]any { return withInput(map[string]any{"enabled": true}) }},
+	"setBillingContact": {ids: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"userId": x.subject().id, "billingContact": true})
+	}},
 	"createCompany": {vars: func(x *authzCall) map[string]any {
 		return withInput(map[string]any{"name": x.unique("Company")})
 	}},
@@ -393,6 +419,10 @@ func (op schemaOperation) want(f authzField, role string) string {
 		guarded, requires = *f.checks != "-", *f.checks
 	}
 	switch {
+	case f.operator && role == roleNobody:
+		return "UNAUTHENTICATED"
+	case f.operator:
+		return "FORBIDDEN"
 	case f.public || !guarded:
 		return f.want
 	case role == roleNobody:
@@ -495,4 +525,10 @@ func TestEveryOperationHonoursItsAuthRequirement(t *testing.T) {
 			})
 		}
 	})
+}
+
+// authzOrgID is the organization's id (demo's), as its users see it.
+func authzOrgID(x *authzCall) string {
+	x.t.Helper()
+	return dig(x.admin.must(`{ viewer { organization { id } } }`, nil), "viewer", "organization", "id").(string)
 }

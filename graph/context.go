@@ -21,8 +21,11 @@ type Cookies interface {
 // Request is the per-request state the HTTP layer hands to resolvers.
 type Request struct {
 	// Viewer is nil for anonymous requests.
-	Viewer  *mfa.Viewer
-	Cookies Cookies
+	Viewer *mfa.Viewer
+	// Operator is set for a request with an operator token (and then
+	// Viewer is nil: an operator is no organization's user).
+	Operator *mfa.Operator
+	Cookies  Cookies
 }
 
 type requestKey struct{}

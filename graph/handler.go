@@ -46,6 +46,7 @@ func NewHandler(cfg Config) http.Handler {
 	}
 	gc := generated.Config{Resolvers: &Resolver{Service: cfg.Service}}
 	gc.Directives.Auth = auth
+	gc.Directives.Operator = operatorOnly
 	es := generated.NewExecutableSchema(gc)
 	srv := handler.New(es)
 	srv.AddTransport(transport.POST{})

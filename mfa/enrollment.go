@@ -154,6 +154,17 @@ func (s *Service) BeginEnrollment(ctx context.Context, v *Viewer, req BeginEnrol
 	if err != nil {
 		return nil, err
 	}
+	if len(existing) == 0 {
+		// A first factor takes a seat: refused now when none is free
+		// (taken for good in CompleteEnrollment's transaction).
+		l, err := s.license(ctx, s.store, user.OrganizationID)
+		if err != nil {
+			return nil, err
+		}
+		if !l.SeatFree() {
+			return nil, errNoSeat
+		}
+	}
 	var creds []factors.Credential
 	for i := range existing {
 		if existing[i].FactorType != req.FactorType {
@@ -278,6 +289,9 @@ func (s *Service) CompleteEnrollment(ctx context.Context, v *Viewer, req Complet
 		if err := tx.UpdateEnrollment(ctx, e, prev); err != nil {
 			return err
 		}
+		if err := s.takeSeat(ctx, tx, user, actorID); err != nil {
+			return err
+		}
 		if err := tx.SyncMFAEnrolled(ctx, user.ID); err != nil {
 			return err
 		}
@@ -396,6 +410,9 @@ func (s *Service) RemoveEnrollment(ctx context.Context, v *Viewer, id string) er
 			}
 		}
 		if err := tx.DeleteEnrollment(ctx, e.ID); err != nil {
+			return err
+		}
+		if err := s.releaseSeat(ctx, tx, u, u.Status == UserActive, v.User.ID); err != nil {
 			return err
 		}
 		if err := tx.SyncMFAEnrolled(ctx, u.ID); err != nil {

@@ -36,6 +36,12 @@ const (
 	EventPasswordChanged Event = "password.changed"
 	// EventPasswordResetLink: to the user; the forgotten-password link.
 	EventPasswordResetLink Event = "password.reset_link"
+	// EventAccountActivation: to an organization's first admin, created by
+	// the operator; the link sets their password.
+	EventAccountActivation Event = "account.activation"
+	// EventLicenseUsage: to the billing contacts (or the organization
+	// managers when there are none); MFA seat usage reached 80 % or 100 %.
+	EventLicenseUsage Event = "license.usage"
 )
 
 // NotificationStatus is where an outbox row stands.
@@ -83,6 +89,16 @@ type Notification struct {
 func (s *Service) notify(ctx context.Context, tx Store, orgID string, to []User, ev Event, data map[string]string) error {
 	if len(to) == 0 {
 		return nil
+	}
+	if ev == EventMFARequired {
+		// MFA switched off or not subscribed: nobody is told to enrol.
+		l, err := s.license(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		if l.mfaOff() != "" {
+			return nil
+		}
 	}
 	now := s.now()
 	rows := make([]Notification, 0, len(to))

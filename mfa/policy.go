@@ -112,6 +112,10 @@ type EffectivePolicy struct {
 	// types included (nil: no policy lists types, so every type). A factor
 	// of a listed type whose plugin is missing is unavailable, not ignored.
 	listed []string
+	// license is the organization's licence and switches, read with the
+	// policies (effectivePolicy): without a subscription or with the master
+	// switch off, Mode is DISABLED whatever the scopes say.
+	license *License
 }
 
 // DefaultTrustedBrowserDays is how long a trusted browser skips the second
@@ -218,6 +222,13 @@ func (s *Service) effectivePolicy(ctx context.Context, st Store, user *User) (*E
 		return nil, err
 	}
 	p := resolve(ps, user, s.installedTypes(), s.cfg)
+	if p.license, err = s.license(ctx, st, user.OrganizationID); err != nil {
+		return nil, err
+	}
+	if p.license.mfaOff() != "" {
+		// The subscription or the master switch overrides every scope.
+		p.Mode = Setting[MfaMode]{Value: ModeDisabled, Level: LevelOrganization}
+	}
 	if memo != nil {
 		memo.put(key, p)
 	}
@@ -230,6 +241,29 @@ func (s *Service) effectivePolicy(ctx context.Context, st Store, user *User) (*E
 type policyMemo struct {
 	mu sync.Mutex
 	m  map[string]*EffectivePolicy
+	// skipped is why the step let the user in without the second factor
+	// the policy asks (ReasonNoSeat); startSession puts it on the session.
+	skipped string
+}
+
+// mfaSkipped records on the login step's memo why the second factor was
+// skipped.
+func mfaSkipped(ctx context.Context, reason string) {
+	if m, ok := ctx.Value(policyMemoKey{}).(*policyMemo); ok {
+		m.mu.Lock()
+		m.skipped = reason
+		m.mu.Unlock()
+	}
+}
+
+// mfaSkippedReason is what mfaSkipped recorded in ctx's login step.
+func mfaSkippedReason(ctx context.Context) string {
+	if m, ok := ctx.Value(policyMemoKey{}).(*policyMemo); ok {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.skipped
+	}
+	return ""
 }
 
 type policyMemoKey struct{}
@@ -293,6 +327,12 @@ func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken
 	if err != nil {
 		return nil, err
 	}
+	if pol.license.SuspendedAt != nil {
+		if err := s.audit(ctx, s.store, user.OrganizationID, user.ID, user.ID, AuditLoginFailed, map[string]string{"reason": "organization_suspended"}); err != nil {
+			return nil, err
+		}
+		return nil, errSuspended
+	}
 	plan := &loginPlan{status: StatusAuthenticated, allowed: pol.AllowedFactorTypes.Value}
 	if pol.Mode.Value == ModeDisabled {
 		plan.allowed = []string{}
@@ -338,6 +378,16 @@ func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken
 			return nil, s.factorsUnavailable(ctx, user, held)
 		}
 		plan.status = StatusMFARequired
+	case (len(plan.requested) > 0 || pol.Enforced(now)) && len(active) == 0 && !pol.license.SeatFree():
+		// The seed product's rule: MFA is due but the user holds no seat
+		// and none is free, so they cannot enrol and come in with the
+		// password alone (audited; the answer says why). Users who hold a
+		// seat are still asked (above).
+		mfaSkipped(ctx, ReasonNoSeat)
+		plan.allowed = []string{}
+		if err := s.audit(ctx, s.store, user.OrganizationID, user.ID, user.ID, AuditMFASkipped, map[string]string{"reason": ReasonNoSeat}); err != nil {
+			return nil, err
+		}
 	case len(plan.requested) > 0:
 		// An admin asked for a factor and the user has none to prove who
 		// they are with beyond the password: enrol now, that type only.
@@ -416,6 +466,9 @@ func (s *Service) checkFactorAllowed(ctx context.Context, user *User, factorType
 		return err
 	}
 	if pol.Mode.Value == ModeDisabled {
+		if r := pol.license.mfaOff(); r != "" {
+			return &Error{Code: CodeForbidden, Reason: r, Message: "multi-factor authentication is not available in your organization"}
+		}
 		return &Error{Code: CodeForbidden, Reason: "MFA_DISABLED", Message: "multi-factor authentication is disabled for this user"}
 	}
 	if !pol.Allows(factorType) {
@@ -796,7 +849,16 @@ func (s *Service) resetMFA(ctx context.Context, tx Store, v *Viewer, u *User) er
 // through tx (an admin's reset, a lost-device recovery, the user switching
 // MFA off).
 func (s *Service) removeMFA(ctx context.Context, tx Store, u *User) error {
+	return s.removeMFAOf(ctx, tx, u, u.Status == UserActive)
+}
+
+// removeMFAOf is removeMFA; held says whether u held a seat (was active),
+// which is given back.
+func (s *Service) removeMFAOf(ctx context.Context, tx Store, u *User, held bool) error {
 	if err := tx.DeleteUserEnrollments(ctx, u.ID); err != nil {
+		return err
+	}
+	if err := s.releaseSeat(ctx, tx, u, held, ""); err != nil {
 		return err
 	}
 	if err := tx.SyncMFAEnrolled(ctx, u.ID); err != nil {

@@ -46,6 +46,8 @@ type Config struct {
 	// AuditRetention deletes audit events older than this in the periodic
 	// purge (TWOFOLD_AUDIT_RETENTION); zero keeps them forever.
 	AuditRetention time.Duration
+	// OperatorTokens are the operator credentials (TWOFOLD_OPERATOR_TOKENS).
+	OperatorTokens []OperatorToken
 }
 
 // Defaults.

@@ -17,9 +17,11 @@ import (
 // the numbers the README gives. A change that adds a query to a login
 // fails here and must say why.
 const (
-	stmtsPasswordLogin = 9  // org, user, policies, attempt slot, factors, requests; login row, session, audit
-	stmtsPasswordStep  = 8  // org, user, policies, attempt slot, factors, requests, slot back, ticket
-	stmtsVerifyTOTP    = 11 // ticket, user, enrollment, policies, organization, attempt slot; state CAS, ticket, login row, session, audit
+	// licence: the organization's seats, subscription, master switch and
+	// suspension, read with the policies (issue 11).
+	stmtsPasswordLogin = 10 // org, user, policies, licence, attempt slot, factors, requests; login row, session, audit
+	stmtsPasswordStep  = 9  // org, user, policies, licence, attempt slot, factors, requests, slot back, ticket
+	stmtsVerifyTOTP    = 12 // ticket, user, enrollment, policies, licence, organization, attempt slot; state CAS, ticket, login row, session, audit
 )
 
 func TestLoginStatementCounts(t *testing.T) {

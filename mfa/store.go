@@ -87,6 +87,7 @@ type Store interface {
 	AssertionStore
 	NotificationStore
 	AuditArchiveStore
+	LicenseStore
 }
 
 // UserOrderField is what a user list is sorted by.

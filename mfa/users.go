@@ -245,6 +245,9 @@ func (s *Service) SetUserActive(ctx context.Context, v *Viewer, userID string, a
 			if err := s.endSessions(ctx, tx, v, u, map[string]string{"reason": string(AuditUserDeactivated)}); err != nil {
 				return err
 			}
+			if err := s.recycleSeat(ctx, tx, v, u); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, action, nil)
 	})
@@ -252,6 +255,21 @@ func (s *Service) SetUserActive(ctx context.Context, v *Viewer, userID string, a
 		return nil, err
 	}
 	return u, nil
+}
+
+// recycleSeat resets the MFA of a user being deactivated (factors,
+// recovery codes, trusted browsers) and gives their seat back at once, as
+// the seed product recycles the licence of a disabled account. Reactivated,
+// they enrol again if a seat is free.
+func (s *Service) recycleSeat(ctx context.Context, tx Store, v *Viewer, u *User) error {
+	enrolled := u.MFAEnrolled
+	if err := s.removeMFAOf(ctx, tx, u, true); err != nil {
+		return err
+	}
+	if !enrolled {
+		return nil
+	}
+	return s.audit(ctx, tx, u.OrganizationID, v.User.ID, u.ID, AuditMFAReset, map[string]string{"reason": string(AuditUserDeactivated)})
 }
 
 // AuditSessionsEnded records that an admin's action ended a user's

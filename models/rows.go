@@ -82,7 +82,7 @@ func (auditEvent) TableName() string   { return "audit_events" }
 
 // allRows lists every table's row type, in creation order.
 func allRows() []any {
-	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}, &recoveryLink{}, &notificationJob{}, &signingKey{}, &notificationTemplate{}, &userSearchToken{}}
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}, &recoveryLink{}, &notificationJob{}, &signingKey{}, &notificationTemplate{}, &userSearchToken{}, &licenseRow{}, &licenseUsageRow{}, &billingContactRow{}}
 }
 
 type enrollment struct {

@@ -39,6 +39,11 @@ var EventVariables = map[mfa.Event][]string{
 	mfa.EventPasswordChanged: {"ip"},
 	// link: the single-use password-reset link; expires_in: e.g. "30 minutes".
 	mfa.EventPasswordResetLink: {"link", "expires_in"},
+	// link: the single-use link that sets the first admin's password;
+	// expires_in: e.g. "3 days".
+	mfa.EventAccountActivation: {"link", "expires_in"},
+	// threshold: 80 or 100 (percent); used, seats, available: seat counts.
+	mfa.EventLicenseUsage: {"threshold", "used", "seats", "available"},
 }
 
 // sampleData is what previews render with.
@@ -47,6 +52,7 @@ var sampleData = map[string]string{
 	"reason": "policy", "user": "rsmith", "user_display_name": "Robert Smith", "link": "https://mfa.example.com/demo#recover=SAMPLE-TOKEN",
 	"expires_in": "30 minutes", "actor": "Alice Admin", "factor_type": "totp", "factor_label": "Phone",
 	"until": "2030-01-01T12:00:00Z", "browser": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", "ip": "203.0.113.7",
+	"threshold": "80", "used": "40", "seats": "50", "available": "10",
 }
 
 // variables is every variable ev's templates may use; ok is false for an

@@ -155,6 +155,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	readMailConfig(&r, &c)
 	readObservabilityConfig(&r, &c)
 	readRecoveryConfig(&r, &c)
+	readOperatorConfig(&r, &c)
 	readMigrateConfig(&r, &c)
 	return c, errors.Join(r.errs...)
 }

@@ -133,6 +133,10 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		}
 		jar := &cookieJar{w: w, r: r, secure: s.secure(r)}
 		req := &graph.Request{Cookies: jar}
+		if op := s.service.AuthenticateOperator(bearer); op != nil {
+			// An operator's token: no organization user's session.
+			req.Operator, token = op, ""
+		}
 		if token != "" {
 			v, err := s.service.Authenticate(r.Context(), token)
 			switch {

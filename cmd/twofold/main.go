@@ -59,6 +59,8 @@ Usage:
                                    binary (any language) and print a pass/fail report
   twofold plugin checksum PATH ... print each plugin's pin line (name=sha256hex), the
                                    format of TWOFOLD_PLUGIN_CHECKSUMS
+  twofold operator token NAME      print a new operator token and its TWOFOLD_OPERATOR_TOKENS
+                                   entry (NAME:sha256hex); the server stores only the hash
   twofold help                     this text
 
 The admin commands act on the database directly (break-glass, for an
@@ -100,6 +102,8 @@ func run(args []string, out io.Writer, getenv func(string) string, environ []str
 		return healthcheck(args, getenv)
 	case "plugin":
 		return pluginCommand(context.Background(), args, out)
+	case "operator":
+		return operatorCommand(args, out)
 	case "migrate":
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()

@@ -282,6 +282,29 @@ func (ec *executionContext) fieldContext_LoginPayload_trustBrowserOffered(_ cont
 	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _LoginPayload_mfaSkippedReason(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LoginPayload_mfaSkippedReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MfaSkippedReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_LoginPayload_mfaSkippedReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LoginPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _LoginPayload_requestedFactorTypes(ctx context.Context, field graphql.CollectedField, obj *model.LoginPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -539,6 +562,11 @@ func (ec *executionContext) _LoginPayload(ctx context.Context, sel ast.Selection
 		case "trustBrowserOffered":
 			out.Values[i] = ec._LoginPayload_trustBrowserOffered(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mfaSkippedReason":
+			out.Values[i] = ec._LoginPayload_mfaSkippedReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		case "requestedFactorTypes":

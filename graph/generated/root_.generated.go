@@ -27,6 +27,7 @@ type ResolverRoot interface {
 	EffectivePolicy() EffectivePolicyResolver
 	Enrollment() EnrollmentResolver
 	FactorType() FactorTypeResolver
+	LicenseUsage() LicenseUsageResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
 	NotificationSetting() NotificationSettingResolver
@@ -38,7 +39,8 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Auth func(ctx context.Context, obj any, next graphql.Resolver, requires *mfa.Permission) (res any, err error)
+	Auth     func(ctx context.Context, obj any, next graphql.Resolver, requires *mfa.Permission) (res any, err error)
+	Operator func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -111,6 +113,11 @@ type ComplexityRoot struct {
 
 	CreateCompanyPayload struct {
 		Company func(childComplexity int) int
+	}
+
+	CreateOrganizationPayload struct {
+		FirstAdmin   func(childComplexity int) int
+		Organization func(childComplexity int) int
 	}
 
 	CreateUserPayload struct {
@@ -202,10 +209,39 @@ type ComplexityRoot struct {
 		Version         func(childComplexity int) int
 	}
 
+	License struct {
+		Available     func(childComplexity int) int
+		MFAEnabled    func(childComplexity int) int
+		MFASubscribed func(childComplexity int) int
+		PercentUsed   func(childComplexity int) int
+		Seats         func(childComplexity int) int
+		SuspendedAt   func(childComplexity int) int
+		Used          func(childComplexity int) int
+	}
+
+	LicenseUsage struct {
+		Available          func(childComplexity int) int
+		EnabledNotEnrolled func(childComplexity int) int
+		EnrolledUsers      func(childComplexity int) int
+		History            func(childComplexity int, days *int) int
+		MFAEnabled         func(childComplexity int) int
+		MFASubscribed      func(childComplexity int) int
+		PercentUsed        func(childComplexity int) int
+		Seats              func(childComplexity int) int
+		Used               func(childComplexity int) int
+	}
+
+	LicenseUsageDay struct {
+		Date  func(childComplexity int) int
+		Seats func(childComplexity int) int
+		Used  func(childComplexity int) int
+	}
+
 	LoginPayload struct {
 		AllowedFactorTypes   func(childComplexity int) int
 		EnforceFrom          func(childComplexity int) int
 		Factors              func(childComplexity int) int
+		MfaSkippedReason     func(childComplexity int) int
 		RequestedFactorTypes func(childComplexity int) int
 		Status               func(childComplexity int) int
 		Ticket               func(childComplexity int) int
@@ -237,6 +273,7 @@ type ComplexityRoot struct {
 		CompleteEnrollment        func(childComplexity int, input model.CompleteEnrollmentInput) int
 		ConfirmMfaRecovery        func(childComplexity int, input model.ConfirmMfaRecoveryInput) int
 		CreateCompany             func(childComplexity int, input model.CreateCompanyInput) int
+		CreateOrganization        func(childComplexity int, input model.CreateOrganizationInput) int
 		CreateUser                func(childComplexity int, input mfa.CreateUserInput) int
 		DeactivateUser            func(childComplexity int, input model.UserIDInput) int
 		DisableMyMfa              func(childComplexity int, input model.DisableMyMfaInput) int
@@ -255,11 +292,16 @@ type ComplexityRoot struct {
 		ResetNotificationTemplate func(childComplexity int, input model.ResetNotificationTemplateInput) int
 		ResetPassword             func(childComplexity int, input model.ResetPasswordInput) int
 		ResetUserMfa              func(childComplexity int, input model.UserIDInput) int
+		ResumeOrganization        func(childComplexity int, input model.OrganizationIDInput) int
 		RevokeAllTrustedBrowsers  func(childComplexity int, input *model.RevokeAllTrustedBrowsersInput) int
 		RevokeTrustedBrowser      func(childComplexity int, input model.RevokeTrustedBrowserInput) int
+		SetBillingContact         func(childComplexity int, input model.SetBillingContactInput) int
+		SetLicense                func(childComplexity int, input model.SetLicenseInput) int
 		SetNotificationEnabled    func(childComplexity int, input model.SetNotificationEnabledInput) int
 		SetNotificationTemplate   func(childComplexity int, input model.SetNotificationTemplateInput) int
+		SetOrganizationMfa        func(childComplexity int, input model.SetOrganizationMfaInput) int
 		SetPolicy                 func(childComplexity int, input model.SetPolicyInput) int
+		SuspendOrganization       func(childComplexity int, input model.OrganizationIDInput) int
 		UnlockUser                func(childComplexity int, input model.UserIDInput) int
 		UpdateUser                func(childComplexity int, input mfa.UpdateUserInput) int
 		VerifyFactor              func(childComplexity int, input model.VerifyFactorInput) int
@@ -322,6 +364,29 @@ type ComplexityRoot struct {
 		Slug      func(childComplexity int) int
 	}
 
+	OrganizationPayload struct {
+		Organization func(childComplexity int) int
+	}
+
+	OrganizationWithLicense struct {
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		License   func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Slug      func(childComplexity int) int
+	}
+
+	OrganizationWithLicenseConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	OrganizationWithLicenseEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor       func(childComplexity int) int
 		HasNextPage     func(childComplexity int) int
@@ -367,11 +432,13 @@ type ComplexityRoot struct {
 		EffectivePolicy      func(childComplexity int, userID string) int
 		EnrolledUsers        func(childComplexity int, first *int, after *string, filter *mfa.UserFilter) int
 		FactorTypes          func(childComplexity int) int
+		LicenseUsage         func(childComplexity int) int
 		MfaStats             func(childComplexity int) int
 		MyEnrollments        func(childComplexity int, first *int, after *string) int
 		MyTrustedBrowsers    func(childComplexity int) int
 		NotificationSettings func(childComplexity int) int
 		Notifications        func(childComplexity int, first *int, after *string, filter *mfa.NotificationFilter) int
+		Organizations        func(childComplexity int, first *int, after *string) int
 		Policies             func(childComplexity int, filter *model.PolicyFilter, first *int, after *string) int
 		PreviewNotification  func(childComplexity int, input model.PreviewNotificationInput) int
 		SessionAssertion     func(childComplexity int) int
@@ -401,6 +468,10 @@ type ComplexityRoot struct {
 		Token     func(childComplexity int) int
 	}
 
+	SetOrganizationMfaPayload struct {
+		MfaEnabled func(childComplexity int) int
+	}
+
 	SetPolicyPayload struct {
 		Policy func(childComplexity int) int
 	}
@@ -419,6 +490,7 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
+		BillingContact     func(childComplexity int) int
 		Company            func(childComplexity int) int
 		CreatedAt          func(childComplexity int) int
 		DisplayName        func(childComplexity int) int
@@ -698,6 +770,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateCompanyPayload.Company(childComplexity), true
+
+	case "CreateOrganizationPayload.firstAdmin":
+		if e.ComplexityRoot.CreateOrganizationPayload.FirstAdmin == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateOrganizationPayload.FirstAdmin(childComplexity), true
+	case "CreateOrganizationPayload.organization":
+		if e.ComplexityRoot.CreateOrganizationPayload.Organization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateOrganizationPayload.Organization(childComplexity), true
 
 	case "CreateUserPayload.user":
 		if e.ComplexityRoot.CreateUserPayload.User == nil {
@@ -1046,6 +1131,128 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FactorType.Version(childComplexity), true
 
+	case "License.available":
+		if e.ComplexityRoot.License.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.License.Available(childComplexity), true
+	case "License.mfaEnabled":
+		if e.ComplexityRoot.License.MFAEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.License.MFAEnabled(childComplexity), true
+	case "License.mfaSubscribed":
+		if e.ComplexityRoot.License.MFASubscribed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.License.MFASubscribed(childComplexity), true
+	case "License.percentUsed":
+		if e.ComplexityRoot.License.PercentUsed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.License.PercentUsed(childComplexity), true
+	case "License.seats":
+		if e.ComplexityRoot.License.Seats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.License.Seats(childComplexity), true
+	case "License.suspendedAt":
+		if e.ComplexityRoot.License.SuspendedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.License.SuspendedAt(childComplexity), true
+	case "License.used":
+		if e.ComplexityRoot.License.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.License.Used(childComplexity), true
+
+	case "LicenseUsage.available":
+		if e.ComplexityRoot.LicenseUsage.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.Available(childComplexity), true
+	case "LicenseUsage.enabledNotEnrolled":
+		if e.ComplexityRoot.LicenseUsage.EnabledNotEnrolled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.EnabledNotEnrolled(childComplexity), true
+	case "LicenseUsage.enrolledUsers":
+		if e.ComplexityRoot.LicenseUsage.EnrolledUsers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.EnrolledUsers(childComplexity), true
+	case "LicenseUsage.history":
+		if e.ComplexityRoot.LicenseUsage.History == nil {
+			break
+		}
+
+		args, err := ec.field_LicenseUsage_history_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.LicenseUsage.History(childComplexity, args["days"].(*int)), true
+	case "LicenseUsage.mfaEnabled":
+		if e.ComplexityRoot.LicenseUsage.MFAEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.MFAEnabled(childComplexity), true
+	case "LicenseUsage.mfaSubscribed":
+		if e.ComplexityRoot.LicenseUsage.MFASubscribed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.MFASubscribed(childComplexity), true
+	case "LicenseUsage.percentUsed":
+		if e.ComplexityRoot.LicenseUsage.PercentUsed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.PercentUsed(childComplexity), true
+	case "LicenseUsage.seats":
+		if e.ComplexityRoot.LicenseUsage.Seats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.Seats(childComplexity), true
+	case "LicenseUsage.used":
+		if e.ComplexityRoot.LicenseUsage.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsage.Used(childComplexity), true
+
+	case "LicenseUsageDay.date":
+		if e.ComplexityRoot.LicenseUsageDay.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsageDay.Date(childComplexity), true
+	case "LicenseUsageDay.seats":
+		if e.ComplexityRoot.LicenseUsageDay.Seats == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsageDay.Seats(childComplexity), true
+	case "LicenseUsageDay.used":
+		if e.ComplexityRoot.LicenseUsageDay.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LicenseUsageDay.Used(childComplexity), true
+
 	case "LoginPayload.allowedFactorTypes":
 		if e.ComplexityRoot.LoginPayload.AllowedFactorTypes == nil {
 			break
@@ -1064,6 +1271,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LoginPayload.Factors(childComplexity), true
+	case "LoginPayload.mfaSkippedReason":
+		if e.ComplexityRoot.LoginPayload.MfaSkippedReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.MfaSkippedReason(childComplexity), true
 	case "LoginPayload.requestedFactorTypes":
 		if e.ComplexityRoot.LoginPayload.RequestedFactorTypes == nil {
 			break
@@ -1244,6 +1457,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateCompany(childComplexity, args["input"].(model.CreateCompanyInput)), true
+	case "Mutation.createOrganization":
+		if e.ComplexityRoot.Mutation.CreateOrganization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createOrganization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateOrganization(childComplexity, args["input"].(model.CreateOrganizationInput)), true
 	case "Mutation.createUser":
 		if e.ComplexityRoot.Mutation.CreateUser == nil {
 			break
@@ -1427,6 +1651,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetUserMfa(childComplexity, args["input"].(model.UserIDInput)), true
+	case "Mutation.resumeOrganization":
+		if e.ComplexityRoot.Mutation.ResumeOrganization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resumeOrganization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResumeOrganization(childComplexity, args["input"].(model.OrganizationIDInput)), true
 	case "Mutation.revokeAllTrustedBrowsers":
 		if e.ComplexityRoot.Mutation.RevokeAllTrustedBrowsers == nil {
 			break
@@ -1449,6 +1684,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeTrustedBrowser(childComplexity, args["input"].(model.RevokeTrustedBrowserInput)), true
+	case "Mutation.setBillingContact":
+		if e.ComplexityRoot.Mutation.SetBillingContact == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setBillingContact_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetBillingContact(childComplexity, args["input"].(model.SetBillingContactInput)), true
+	case "Mutation.setLicense":
+		if e.ComplexityRoot.Mutation.SetLicense == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setLicense_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetLicense(childComplexity, args["input"].(model.SetLicenseInput)), true
 	case "Mutation.setNotificationEnabled":
 		if e.ComplexityRoot.Mutation.SetNotificationEnabled == nil {
 			break
@@ -1471,6 +1728,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetNotificationTemplate(childComplexity, args["input"].(model.SetNotificationTemplateInput)), true
+	case "Mutation.setOrganizationMfa":
+		if e.ComplexityRoot.Mutation.SetOrganizationMfa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setOrganizationMfa_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetOrganizationMfa(childComplexity, args["input"].(model.SetOrganizationMfaInput)), true
 	case "Mutation.setPolicy":
 		if e.ComplexityRoot.Mutation.SetPolicy == nil {
 			break
@@ -1482,6 +1750,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetPolicy(childComplexity, args["input"].(model.SetPolicyInput)), true
+	case "Mutation.suspendOrganization":
+		if e.ComplexityRoot.Mutation.SuspendOrganization == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_suspendOrganization_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SuspendOrganization(childComplexity, args["input"].(model.OrganizationIDInput)), true
 	case "Mutation.unlockUser":
 		if e.ComplexityRoot.Mutation.UnlockUser == nil {
 			break
@@ -1722,6 +2001,76 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Organization.Slug(childComplexity), true
 
+	case "OrganizationPayload.organization":
+		if e.ComplexityRoot.OrganizationPayload.Organization == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationPayload.Organization(childComplexity), true
+
+	case "OrganizationWithLicense.createdAt":
+		if e.ComplexityRoot.OrganizationWithLicense.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicense.CreatedAt(childComplexity), true
+	case "OrganizationWithLicense.id":
+		if e.ComplexityRoot.OrganizationWithLicense.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicense.ID(childComplexity), true
+	case "OrganizationWithLicense.license":
+		if e.ComplexityRoot.OrganizationWithLicense.License == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicense.License(childComplexity), true
+	case "OrganizationWithLicense.name":
+		if e.ComplexityRoot.OrganizationWithLicense.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicense.Name(childComplexity), true
+	case "OrganizationWithLicense.slug":
+		if e.ComplexityRoot.OrganizationWithLicense.Slug == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicense.Slug(childComplexity), true
+
+	case "OrganizationWithLicenseConnection.edges":
+		if e.ComplexityRoot.OrganizationWithLicenseConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicenseConnection.Edges(childComplexity), true
+	case "OrganizationWithLicenseConnection.pageInfo":
+		if e.ComplexityRoot.OrganizationWithLicenseConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicenseConnection.PageInfo(childComplexity), true
+	case "OrganizationWithLicenseConnection.totalCount":
+		if e.ComplexityRoot.OrganizationWithLicenseConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicenseConnection.TotalCount(childComplexity), true
+
+	case "OrganizationWithLicenseEdge.cursor":
+		if e.ComplexityRoot.OrganizationWithLicenseEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicenseEdge.Cursor(childComplexity), true
+	case "OrganizationWithLicenseEdge.node":
+		if e.ComplexityRoot.OrganizationWithLicenseEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrganizationWithLicenseEdge.Node(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -1922,6 +2271,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.FactorTypes(childComplexity), true
 
+	case "Query.licenseUsage":
+		if e.ComplexityRoot.Query.LicenseUsage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.LicenseUsage(childComplexity), true
 	case "Query.mfaStats":
 		if e.ComplexityRoot.Query.MfaStats == nil {
 			break
@@ -1962,6 +2317,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Notifications(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*mfa.NotificationFilter)), true
+	case "Query.organizations":
+		if e.ComplexityRoot.Query.Organizations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_organizations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Organizations(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.policies":
 		if e.ComplexityRoot.Query.Policies == nil {
 			break
@@ -2087,6 +2453,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SessionAssertion.Token(childComplexity), true
 
+	case "SetOrganizationMfaPayload.mfaEnabled":
+		if e.ComplexityRoot.SetOrganizationMfaPayload.MfaEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetOrganizationMfaPayload.MfaEnabled(childComplexity), true
+
 	case "SetPolicyPayload.policy":
 		if e.ComplexityRoot.SetPolicyPayload.Policy == nil {
 			break
@@ -2138,6 +2511,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UpdateUserPayload.User(childComplexity), true
 
+	case "User.billingContact":
+		if e.ComplexityRoot.User.BillingContact == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.BillingContact(childComplexity), true
 	case "User.company":
 		if e.ComplexityRoot.User.Company == nil {
 			break
@@ -2335,12 +2714,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CompleteEnrollmentInput", ec.unmarshalInputCompleteEnrollmentInput),
 			graphql.NewInputUnmarshaler("ConfirmMfaRecoveryInput", ec.unmarshalInputConfirmMfaRecoveryInput),
 			graphql.NewInputUnmarshaler("CreateCompanyInput", ec.unmarshalInputCreateCompanyInput),
+			graphql.NewInputUnmarshaler("CreateOrganizationInput", ec.unmarshalInputCreateOrganizationInput),
 			graphql.NewInputUnmarshaler("CreateUserInput", ec.unmarshalInputCreateUserInput),
 			graphql.NewInputUnmarshaler("DisableMyMfaInput", ec.unmarshalInputDisableMyMfaInput),
 			graphql.NewInputUnmarshaler("EnrollmentRequestInput", ec.unmarshalInputEnrollmentRequestInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyLoginInput", ec.unmarshalInputFinishPasskeyLoginInput),
+			graphql.NewInputUnmarshaler("FirstAdminInput", ec.unmarshalInputFirstAdminInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("NotificationFilter", ec.unmarshalInputNotificationFilter),
+			graphql.NewInputUnmarshaler("OrganizationIdInput", ec.unmarshalInputOrganizationIdInput),
 			graphql.NewInputUnmarshaler("PolicyFilter", ec.unmarshalInputPolicyFilter),
 			graphql.NewInputUnmarshaler("PolicyScopeInput", ec.unmarshalInputPolicyScopeInput),
 			graphql.NewInputUnmarshaler("PreviewNotificationInput", ec.unmarshalInputPreviewNotificationInput),
@@ -2352,8 +2734,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("RevokeAllTrustedBrowsersInput", ec.unmarshalInputRevokeAllTrustedBrowsersInput),
 			graphql.NewInputUnmarshaler("RevokeTrustedBrowserInput", ec.unmarshalInputRevokeTrustedBrowserInput),
+			graphql.NewInputUnmarshaler("SetBillingContactInput", ec.unmarshalInputSetBillingContactInput),
+			graphql.NewInputUnmarshaler("SetLicenseInput", ec.unmarshalInputSetLicenseInput),
 			graphql.NewInputUnmarshaler("SetNotificationEnabledInput", ec.unmarshalInputSetNotificationEnabledInput),
 			graphql.NewInputUnmarshaler("SetNotificationTemplateInput", ec.unmarshalInputSetNotificationTemplateInput),
+			graphql.NewInputUnmarshaler("SetOrganizationMfaInput", ec.unmarshalInputSetOrganizationMfaInput),
 			graphql.NewInputUnmarshaler("SetPolicyInput", ec.unmarshalInputSetPolicyInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
@@ -2753,6 +3138,94 @@ type EnrollmentConnection {
   totalCount: Int!
 }
 `, BuiltIn: false},
+	{Name: "../schema/license.graphqls", Input: `# MFA seats, usage alerts, billing contacts and the master switch.
+
+"""
+An organization's MFA licence. A seat is held by each active user with at
+least one active factor; it is taken when the first factor becomes active
+and given back when the last one goes (removal, MFA reset, deactivation).
+Without a licence set by the operator, seats are unlimited.
+"""
+type License {
+  "Seats bought; null: no limit."
+  seats: Int
+  "Seats held."
+  used: Int!
+  "Seats free; null: no limit."
+  available: Int
+  "used / seats in percent (0 without a limit)."
+  percentUsed: Float!
+  "false: nobody is offered MFA, factors are dormant."
+  mfaSubscribed: Boolean!
+  "The organization's master switch (setOrganizationMfa)."
+  mfaEnabled: Boolean!
+  "Set while the operator has suspended the organization."
+  suspendedAt: Time
+}
+
+type LicenseUsageDay {
+  "The day (UTC), YYYY-MM-DD."
+  date: String!
+  "Seats held at the end of the day."
+  used: Int!
+  seats: Int
+}
+
+"The seed product's MFA usage page: licence count, enrolled users, unused licences."
+type LicenseUsage {
+  seats: Int
+  used: Int!
+  available: Int
+  percentUsed: Float!
+  mfaSubscribed: Boolean!
+  mfaEnabled: Boolean!
+  "Active users with an active factor."
+  enrolledUsers: Int!
+  "Active users MFA is required for who have no factor yet."
+  enabledNotEnrolled: Int!
+  "One row per day, oldest first, today last (at most 366 days)."
+  history(days: Int = 90): [LicenseUsageDay!]!
+}
+
+input SetOrganizationMfaInput {
+  "false overrides every policy: nobody is asked or offered MFA, factors stay dormant, no mail is sent."
+  enabled: Boolean!
+}
+
+type SetOrganizationMfaPayload {
+  mfaEnabled: Boolean!
+}
+
+input SetBillingContactInput {
+  userId: ID!
+  billingContact: Boolean!
+}
+
+extend type User {
+  "Receives the 80 % and 100 % seat usage alerts and may read licenseUsage."
+  billingContact: Boolean!
+}
+
+extend type LoginPayload {
+  """
+  Set when the login was let in without the second factor its policy asks:
+  NO_SEAT_AVAILABLE (every MFA licence is in use and the user holds none).
+  """
+  mfaSkippedReason: String
+}
+
+extend type Query {
+  "Seats and usage (organization managers and billing contacts)."
+  licenseUsage: LicenseUsage! @auth
+}
+
+extend type Mutation {
+  "The organization's master switch for MFA."
+  setOrganizationMfa(input: SetOrganizationMfaInput!): SetOrganizationMfaPayload! @auth(requires: MANAGE_ORGANIZATION)
+  "Marks a user as a billing contact (or not)."
+  setBillingContact(input: SetBillingContactInput!): UserPayload! @auth(requires: MANAGE_ORGANIZATION)
+}
+`, BuiltIn: false},
 	{Name: "../schema/notifications.graphqls", Input: `"Where a mail stands in the outbox."
 enum NotificationStatus {
   "Waiting to be sent, or to be retried at nextAttemptAt."
@@ -2877,6 +3350,89 @@ extend type Mutation {
   resetNotificationTemplate(input: ResetNotificationTemplateInput!): NotificationSettingPayload! @auth(requires: MANAGE_ORGANIZATION)
   "Switches an event's mails on or off for the organization."
   setNotificationEnabled(input: SetNotificationEnabledInput!): NotificationSettingPayload! @auth(requires: MANAGE_ORGANIZATION)
+}
+`, BuiltIn: false},
+	{Name: "../schema/operator.graphqls", Input: `# The operator: whoever runs Twofold for many organizations. An operator is
+# not a user of any organization; it authenticates with a bearer token from
+# TWOFOLD_OPERATOR_TOKENS, and organization users get FORBIDDEN here.
+
+"""
+Guards an operator operation: the caller must present an operator token
+(` + "`" + `Authorization: Bearer tfop_...` + "`" + `). Without credentials: UNAUTHENTICATED; an
+organization user's session: FORBIDDEN (reason OPERATOR_ONLY).
+"""
+directive @operator on FIELD_DEFINITION
+
+"An organization as the operator sees it: with its licence and switches."
+type OrganizationWithLicense {
+  id: ID!
+  slug: String!
+  name: String!
+  createdAt: Time!
+  license: License!
+}
+
+type OrganizationWithLicenseEdge {
+  cursor: String!
+  node: OrganizationWithLicense!
+}
+
+"Every organization, by slug."
+type OrganizationWithLicenseConnection {
+  edges: [OrganizationWithLicenseEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input FirstAdminInput {
+  username: String!
+  "Receives the activation mail with a link that sets the password."
+  email: String!
+}
+
+input CreateOrganizationInput {
+  "1-63 lowercase letters, digits or '-': what users type at login."
+  slug: String!
+  name: String!
+  firstAdmin: FirstAdminInput!
+}
+
+type CreateOrganizationPayload {
+  organization: OrganizationWithLicense!
+  "Holds every permission; has no password until the activation link is used."
+  firstAdmin: User!
+}
+
+input SetLicenseInput {
+  organizationId: ID!
+  "Seats bought; null: no limit."
+  seats: Int
+  "false: nobody is offered MFA and existing factors stay dormant."
+  mfaSubscribed: Boolean!
+}
+
+input OrganizationIdInput {
+  organizationId: ID!
+}
+
+type OrganizationPayload {
+  organization: OrganizationWithLicense!
+}
+
+extend type Query {
+  "Every organization with its licence and seat usage."
+  organizations(first: Int, after: String): OrganizationWithLicenseConnection! @operator
+}
+
+extend type Mutation {
+  "Creates an organization and its first admin, who is mailed an activation link."
+  createOrganization(input: CreateOrganizationInput!): CreateOrganizationPayload! @operator
+  "Sets the seats and subscription; the seat count is recounted."
+  setLicense(input: SetLicenseInput!): OrganizationPayload! @operator
+  "Ends every session of the organization and refuses its logins (ORGANIZATION_SUSPENDED); nothing is deleted."
+  suspendOrganization(input: OrganizationIdInput!): OrganizationPayload! @operator
+  "Lets the organization's users log in again."
+  resumeOrganization(input: OrganizationIdInput!): OrganizationPayload! @operator
 }
 `, BuiltIn: false},
 	{Name: "../schema/passkeys.graphqls", Input: `input BeginPasskeyLoginInput {
@@ -3571,6 +4127,16 @@ func (ec *executionContext) childFields_CreateCompanyPayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type CreateCompanyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateOrganizationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "organization":
+		return ec.fieldContext_CreateOrganizationPayload_organization(ctx, field)
+	case "firstAdmin":
+		return ec.fieldContext_CreateOrganizationPayload_firstAdmin(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateOrganizationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -3749,6 +4315,62 @@ func (ec *executionContext) childFields_FactorType(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type FactorType", field.Name)
 }
 
+func (ec *executionContext) childFields_License(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seats":
+		return ec.fieldContext_License_seats(ctx, field)
+	case "used":
+		return ec.fieldContext_License_used(ctx, field)
+	case "available":
+		return ec.fieldContext_License_available(ctx, field)
+	case "percentUsed":
+		return ec.fieldContext_License_percentUsed(ctx, field)
+	case "mfaSubscribed":
+		return ec.fieldContext_License_mfaSubscribed(ctx, field)
+	case "mfaEnabled":
+		return ec.fieldContext_License_mfaEnabled(ctx, field)
+	case "suspendedAt":
+		return ec.fieldContext_License_suspendedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type License", field.Name)
+}
+
+func (ec *executionContext) childFields_LicenseUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seats":
+		return ec.fieldContext_LicenseUsage_seats(ctx, field)
+	case "used":
+		return ec.fieldContext_LicenseUsage_used(ctx, field)
+	case "available":
+		return ec.fieldContext_LicenseUsage_available(ctx, field)
+	case "percentUsed":
+		return ec.fieldContext_LicenseUsage_percentUsed(ctx, field)
+	case "mfaSubscribed":
+		return ec.fieldContext_LicenseUsage_mfaSubscribed(ctx, field)
+	case "mfaEnabled":
+		return ec.fieldContext_LicenseUsage_mfaEnabled(ctx, field)
+	case "enrolledUsers":
+		return ec.fieldContext_LicenseUsage_enrolledUsers(ctx, field)
+	case "enabledNotEnrolled":
+		return ec.fieldContext_LicenseUsage_enabledNotEnrolled(ctx, field)
+	case "history":
+		return ec.fieldContext_LicenseUsage_history(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseUsage", field.Name)
+}
+
+func (ec *executionContext) childFields_LicenseUsageDay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "date":
+		return ec.fieldContext_LicenseUsageDay_date(ctx, field)
+	case "used":
+		return ec.fieldContext_LicenseUsageDay_used(ctx, field)
+	case "seats":
+		return ec.fieldContext_LicenseUsageDay_seats(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LicenseUsageDay", field.Name)
+}
+
 func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -3769,6 +4391,8 @@ func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field 
 		return ec.fieldContext_LoginPayload_enforceFrom(ctx, field)
 	case "trustBrowserOffered":
 		return ec.fieldContext_LoginPayload_trustBrowserOffered(ctx, field)
+	case "mfaSkippedReason":
+		return ec.fieldContext_LoginPayload_mfaSkippedReason(ctx, field)
 	case "requestedFactorTypes":
 		return ec.fieldContext_LoginPayload_requestedFactorTypes(ctx, field)
 	}
@@ -3913,6 +4537,52 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
 }
 
+func (ec *executionContext) childFields_OrganizationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "organization":
+		return ec.fieldContext_OrganizationPayload_organization(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_OrganizationWithLicense(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_OrganizationWithLicense_id(ctx, field)
+	case "slug":
+		return ec.fieldContext_OrganizationWithLicense_slug(ctx, field)
+	case "name":
+		return ec.fieldContext_OrganizationWithLicense_name(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_OrganizationWithLicense_createdAt(ctx, field)
+	case "license":
+		return ec.fieldContext_OrganizationWithLicense_license(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationWithLicense", field.Name)
+}
+
+func (ec *executionContext) childFields_OrganizationWithLicenseConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OrganizationWithLicenseConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OrganizationWithLicenseConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OrganizationWithLicenseConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationWithLicenseConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_OrganizationWithLicenseEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_OrganizationWithLicenseEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_OrganizationWithLicenseEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrganizationWithLicenseEdge", field.Name)
+}
+
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "hasNextPage":
@@ -4029,6 +4699,14 @@ func (ec *executionContext) childFields_SessionAssertion(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type SessionAssertion", field.Name)
 }
 
+func (ec *executionContext) childFields_SetOrganizationMfaPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "mfaEnabled":
+		return ec.fieldContext_SetOrganizationMfaPayload_mfaEnabled(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetOrganizationMfaPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetPolicyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "policy":
@@ -4093,6 +4771,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_createdAt(ctx, field)
 	case "recoveryCodesLeft":
 		return ec.fieldContext_User_recoveryCodesLeft(ctx, field)
+	case "billingContact":
+		return ec.fieldContext_User_billingContact(ctx, field)
 	case "mfaEnrolled":
 		return ec.fieldContext_User_mfaEnrolled(ctx, field)
 	case "mfaRequired":

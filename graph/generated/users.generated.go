@@ -24,6 +24,7 @@ type UserResolver interface {
 	Locked(ctx context.Context, obj *mfa.User) (bool, error)
 
 	RecoveryCodesLeft(ctx context.Context, obj *mfa.User) (int, error)
+	BillingContact(ctx context.Context, obj *mfa.User) (bool, error)
 	MfaEnrolled(ctx context.Context, obj *mfa.User) (bool, error)
 	MfaRequired(ctx context.Context, obj *mfa.User) (bool, error)
 	FactorTypes(ctx context.Context, obj *mfa.User) ([]string, error)
@@ -775,6 +776,29 @@ func (ec *executionContext) _User_recoveryCodesLeft(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_User_recoveryCodesLeft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, true, true, "Int")
+}
+
+func (ec *executionContext) _User_billingContact(ctx context.Context, field graphql.CollectedField, obj *mfa.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_billingContact(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().BillingContact(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_billingContact(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _User_mfaEnrolled(ctx context.Context, field graphql.CollectedField, obj *mfa.User) (ret graphql.Marshaler) {
@@ -1824,6 +1848,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_recoveryCodesLeft(ctx, field, obj)
+				})
+		case "billingContact":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_billingContact(ctx, field, obj)
 				})
 		case "mfaEnrolled":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -124,6 +124,19 @@ type CreateCompanyPayload struct {
 	Company *mfa.Company `json:"company"`
 }
 
+type CreateOrganizationInput struct {
+	// 1-63 lowercase letters, digits or '-': what users type at login.
+	Slug       string           `json:"slug"`
+	Name       string           `json:"name"`
+	FirstAdmin *FirstAdminInput `json:"firstAdmin"`
+}
+
+type CreateOrganizationPayload struct {
+	Organization *mfa.OrganizationWithLicense `json:"organization"`
+	// Holds every permission; has no password until the activation link is used.
+	FirstAdmin *mfa.User `json:"firstAdmin"`
+}
+
 type CreateUserPayload struct {
 	User *mfa.User `json:"user"`
 }
@@ -189,6 +202,12 @@ type FinishPasskeyLoginInput struct {
 	TrustBrowser *bool `json:"trustBrowser,omitempty"`
 }
 
+type FirstAdminInput struct {
+	Username string `json:"username"`
+	// Receives the activation mail with a link that sets the password.
+	Email string `json:"email"`
+}
+
 type LoginInput struct {
 	// The organization's slug.
 	Organization string `json:"organization"`
@@ -217,6 +236,9 @@ type LoginPayload struct {
 	EnforceFrom *time.Time `json:"enforceFrom,omitempty"`
 	// Whether verifyFactor (or completeEnrollment on an ENROLLMENT_REQUIRED ticket) may trust this browser.
 	TrustBrowserOffered bool `json:"trustBrowserOffered"`
+	// Set when the login was let in without the second factor its policy asks:
+	// NO_SEAT_AVAILABLE (every MFA licence is in use and the user holds none).
+	MfaSkippedReason *string `json:"mfaSkippedReason,omitempty"`
 	// Factor types an admin asked the user to set up.
 	RequestedFactorTypes []string `json:"requestedFactorTypes,omitempty"`
 }
@@ -247,6 +269,26 @@ type NotificationSettingPayload struct {
 
 type OkPayload struct {
 	Ok bool `json:"ok"`
+}
+
+type OrganizationIDInput struct {
+	OrganizationID string `json:"organizationId"`
+}
+
+type OrganizationPayload struct {
+	Organization *mfa.OrganizationWithLicense `json:"organization"`
+}
+
+// Every organization, by slug.
+type OrganizationWithLicenseConnection struct {
+	Edges      []OrganizationWithLicenseEdge `json:"edges"`
+	PageInfo   *PageInfo                     `json:"pageInfo"`
+	TotalCount int                           `json:"totalCount"`
+}
+
+type OrganizationWithLicenseEdge struct {
+	Cursor string                       `json:"cursor"`
+	Node   *mfa.OrganizationWithLicense `json:"node"`
 }
 
 type PageInfo struct {
@@ -359,6 +401,19 @@ type SessionAssertion struct {
 	Acr string `json:"acr"`
 }
 
+type SetBillingContactInput struct {
+	UserID         string `json:"userId"`
+	BillingContact bool   `json:"billingContact"`
+}
+
+type SetLicenseInput struct {
+	OrganizationID string `json:"organizationId"`
+	// Seats bought; null: no limit.
+	Seats *int `json:"seats,omitempty"`
+	// false: nobody is offered MFA and existing factors stay dormant.
+	MfaSubscribed bool `json:"mfaSubscribed"`
+}
+
 type SetNotificationEnabledInput struct {
 	Event   string `json:"event"`
 	Enabled bool   `json:"enabled"`
@@ -373,6 +428,15 @@ type SetNotificationTemplateInput struct {
 	Subject *string `json:"subject,omitempty"`
 	Text    *string `json:"text,omitempty"`
 	HTML    *string `json:"html,omitempty"`
+}
+
+type SetOrganizationMfaInput struct {
+	// false overrides every policy: nobody is asked or offered MFA, factors stay dormant, no mail is sent.
+	Enabled bool `json:"enabled"`
+}
+
+type SetOrganizationMfaPayload struct {
+	MfaEnabled bool `json:"mfaEnabled"`
 }
 
 // A patch to one scope's policy: a field left out keeps its current value, a
