@@ -206,6 +206,10 @@ func TestMasterSwitchAndSubscription(t *testing.T) {
 			}
 			ben := e.loginAs("ben", "ben-password-1")
 			wantError(t, off.name+" off: ben enrols", ben.post(beginEnrollment, map[string]any{"in": map[string]any{"factorType": "totp"}}), "FORBIDDEN", off.reason)
+			d := admin.must(`{ users(filter: {mfaRequired: true}) { totalCount } mfaStats { required } }`, nil)
+			if dig(d, "users", "totalCount") != float64(0) || strings.Contains(jsonOf(d["mfaStats"]), `"required":1`) {
+				t.Fatalf("%s off: lists still count required users: %v", off.name, d)
+			}
 			if n := requiredMails(); n != before {
 				t.Fatalf("%s off: %v mfa.required mails written", off.name, n-before)
 			}

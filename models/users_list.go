@@ -52,7 +52,12 @@ var policyEnforceFromSQL = func() string {
 // mfaRequiredSQL is 1 when MFA is required for the user row and in force
 // at the one bound argument (now), else 0: the SQL form of
 // mfa.EffectivePolicy.Enforced over mfa.resolve. It needs policyJoins.
-var mfaRequiredSQL = "(" + policyModeSQL + " = '" + string(mfa.ModeRequired) + "' AND COALESCE(" + policyEnforceFromSQL + " <= ?, 1))"
+var mfaRequiredSQL = "(" + policyModeSQL + " = '" + string(mfa.ModeRequired) + "' AND COALESCE(" + policyEnforceFromSQL + " <= ?, 1)" + mfaOnSQL + ")"
+
+// mfaOnSQL: MFA is required of nobody while the organization has no MFA
+// subscription or switched it off (the licence row; none: on), as
+// mfa.Service.effectivePolicy overrides the scopes.
+const mfaOnSQL = " AND NOT EXISTS (SELECT 1 FROM licenses lic WHERE lic.organization_id = users.organization_id AND (lic.mfa_enabled = 0 OR lic.mfa_subscribed = 0))"
 
 // ResolvedPolicy is a user's effective mode and enforcement as SQL
 // resolves them.
