@@ -191,6 +191,7 @@ func TestOperatorListsSetsLicenseSuspendsAndResumes(t *testing.T) {
 		token := linkToken(t, e.mailed("boss@bolt.test", "Your bolt administrator account", 1)[0], "reset")
 		e.client().must(resetPasswordMut, map[string]any{"t": token, "p": "bolt-boss-password"})
 		boss := e.loginIn("", "bolt", "boss", "bolt-boss-password")
+		op.must(setLicenseMut, map[string]any{"in": map[string]any{"organizationId": ids["bolt"], "seats": 10, "mfaSubscribed": true}})
 		op.must(suspendMut, map[string]any{"id": ids["bolt"]})
 		if v := boss.must(`{ viewer { id } }`, nil)["viewer"]; v != nil {
 			t.Fatalf("a suspended organization's session lives on: %v", v)
@@ -205,13 +206,64 @@ func TestOperatorListsSetsLicenseSuspendsAndResumes(t *testing.T) {
 		op.must(resumeMut, map[string]any{"id": ids["bolt"]})
 		boss = e.loginIn("", "bolt", "boss", "bolt-boss-password")
 		ev := jsonOf(boss.must(`{ auditEvents(first: 100) { edges { node { action details } } } }`, nil))
-		for _, a := range []string{"organization.suspended", "organization.resumed"} {
+		for _, a := range []string{"organization.created", "license.changed", "organization.suspended", "organization.resumed"} {
 			if !strings.Contains(ev, `"action":"`+a+`"`) {
 				t.Fatalf("no %s audit event in bolt: %s", a, ev)
 			}
 		}
-		if strings.Count(ev, "operator:ops") < 3 {
+		if strings.Count(ev, "operator:ops") != 4 {
 			t.Fatalf("operator actions lack the operator in bolt's audit: %s", ev)
+		}
+	})
+}
+
+// TestOperatorCredentialsOnEveryOrganizationOperation is generated from the
+// schema: every organization operation (@auth, or guarded by mfa itself)
+// called with operator credentials and valid arguments is refused, and
+// writes nothing about the users it names.
+func TestOperatorCredentialsOnEveryOrganizationOperation(t *testing.T) {
+	ops, schema := loadSchemaOperations(t)
+	eachOperatorDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		seq := 0
+		auditCount := func(id string) float64 {
+			d := admin.must(`query($id: ID) { auditEvents(filter: {userId: $id}) { totalCount } }`, map[string]any{"id": id})
+			return dig(d, "auditEvents", "totalCount").(float64)
+		}
+		n := 0
+		for _, op := range ops {
+			f := authzFields[op.field.Name]
+			want, reason := "FORBIDDEN", "NOT_AN_ORGANIZATION_USER"
+			switch {
+			case f.public || f.operator || (!op.guarded && f.checks == nil):
+				continue
+			case !op.guarded:
+				// No @auth: mfa finds no viewer.
+				want, reason = "UNAUTHENTICATED", ""
+			}
+			n++
+			x := &authzCall{t: t, e: e, admin: admin, field: &f, role: roleNobody, seq: &seq}
+			var vars map[string]any
+			if f.vars != nil {
+				vars = f.vars(x)
+			}
+			before := map[string]float64{}
+			for _, id := range x.touchIDs {
+				before[id] = auditCount(id)
+			}
+			r := e.operator().post(op.document(schema), vars)
+			if r.code() != want || reasonOf(r) != reason {
+				t.Errorf("%s with operator credentials: got %s/%s %+v, want %s/%s", op.field.Name, r.code(), reasonOf(r), r.Errors, want, reason)
+				continue
+			}
+			for id, c := range before {
+				if got := auditCount(id); got != c {
+					t.Errorf("%s with operator credentials wrote %v audit events about %s", op.field.Name, got-c, id)
+				}
+			}
+		}
+		if n < 30 {
+			t.Fatalf("only %d organization operations found", n)
 		}
 	})
 }
