@@ -38,7 +38,7 @@ func TestLoginAnswersAlikeForWrongPasswordAndUnknownUser(t *testing.T) {
 			if len(r.Errors) != 1 {
 				t.Fatalf("%v: want one error, got %+v", try, r)
 			}
-			answers = append(answers, fmt.Sprint(r.Errors[0].Message, r.Errors[0].Extensions))
+			answers = append(answers, comparable(r))
 		}
 		for _, a := range answers[1:] {
 			if a != answers[0] {

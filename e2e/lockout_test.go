@@ -3,8 +3,8 @@ package e2e
 import (
 	"fmt"
 	"maps"
-	"strings"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
