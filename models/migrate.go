@@ -386,21 +386,26 @@ func migrationRaced(err error) bool {
 	if errors.As(err, &sqliteErr) && sqliteErr.Code()&0xff == 17 {
 		return true
 	}
+	// goose's version table is there but not yet its row 0: on MySQL the
+	// CREATE commits before the INSERT of another server.
 	msg := err.Error()
-	return strings.Contains(msg, "already exists") || strings.Contains(msg, "duplicate column name")
+	return strings.Contains(msg, "already exists") || strings.Contains(msg, "duplicate column name") ||
+		strings.Contains(msg, "missing zero version migration")
 }
 
 // withMigrationLock runs fn while no other server migrates the database.
 // MySQL/MariaDB: goose's lock row (table goose_lock) with a lease kept
 // alive while fn runs; a row, unlike GET_LOCK, is one lock across a Galera
 // cluster, and a server that dies holding it loses it when the lease ends.
-// SQLite: one migration at a time in this process (another process racing
-// gets "already exists" and runs again, see retryMigration).
+// SQLite: an exclusive flock(2) on DATABASE-migrate.lock beside the
+// database file, which the system releases when a process dies.
 func (s *Store) withMigrationLock(ctx context.Context, fn func() error) error {
 	if s.Dialect() != "mysql" {
-		mu := s.sqliteMigrationMutex(ctx)
-		mu.Lock()
-		defer mu.Unlock()
+		unlock, err := lockFile(ctx, s.sqliteFile(ctx))
+		if err != nil {
+			return fmt.Errorf("migration lock: %w", err)
+		}
+		defer unlock()
 		return fn()
 	}
 	sqlDB, err := s.db.DB()
@@ -437,10 +442,8 @@ const (
 	migrationLockWait = 10 * time.Minute
 )
 
-var sqliteMigrationMutexes sync.Map // database file → *sync.Mutex
-
-func (s *Store) sqliteMigrationMutex(ctx context.Context) *sync.Mutex {
-	var file string
+// sqliteFile is the path of the SQLite database file ("" in memory).
+func (s *Store) sqliteFile(ctx context.Context) string {
 	var rows []struct {
 		Name string
 		File string
@@ -448,12 +451,11 @@ func (s *Store) sqliteMigrationMutex(ctx context.Context) *sync.Mutex {
 	if err := s.db.WithContext(ctx).Raw("PRAGMA database_list").Scan(&rows).Error; err == nil {
 		for _, r := range rows {
 			if r.Name == "main" {
-				file = r.File
+				return r.File
 			}
 		}
 	}
-	mu, _ := sqliteMigrationMutexes.LoadOrStore(file, &sync.Mutex{})
-	return mu.(*sync.Mutex)
+	return ""
 }
 
 // warnOnly passes on the records of a handler from warnings up: goose's

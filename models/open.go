@@ -76,8 +76,10 @@ func connect(url string) (*gorm.DB, error) {
 		// WAL lets readers run beside the writer; busy_timeout waits out
 		// another connection's write instead of failing; immediate
 		// transactions take the write lock up front, so two transactions
-		// never deadlock upgrading a read lock.
-		dsn := path + "?_txlock=immediate&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)"
+		// never deadlock upgrading a read lock. busy_timeout comes first:
+		// switching a new database to WAL needs its lock too, and servers
+		// starting at once would otherwise get SQLITE_BUSY.
+		dsn := path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 		db, err := gorm.Open(sqlite.Open(dsn), cfg)
 		if err != nil {
 			return nil, err
