@@ -23,6 +23,10 @@ var (
 	ErrUserVerificationRequired = errors.New("factor: user verification required")
 	// ErrUnsupported: the factor does not implement this call.
 	ErrUnsupported = errors.New("factor: unsupported")
+	// ErrRateLimited: asked again too soon (a code resent within its
+	// cool-down); the detail says how long to wait ("wait 25 seconds").
+	// Protocol version 2.
+	ErrRateLimited = errors.New("factor: too many requests")
 )
 
 // Error is a factor failure with a human-readable detail. It wraps one of the

@@ -22,7 +22,10 @@ import (
 //
 //   - 1: settings are a map of descriptions, every one an optional string.
 //   - 2: settings are declared with SettingSchema (type, required, secret,
-//     default); the host validates values before Configure.
+//     default); the host validates values before Configure. The host serves
+//     host services to plugins (DeliverMessage, Log, Metric: see
+//     factors/sdk.Host); BeginVerificationRequest.SessionState carries a
+//     resend's earlier state; ErrRateLimited.
 const ProtocolVersion = 2
 
 // MinProtocolVersion is the oldest contract version the host still speaks.
@@ -180,6 +183,12 @@ type BeginVerificationRequest struct {
 	// User is empty for a passwordless (discoverable) ceremony.
 	User        User
 	Credentials []Credential
+	// SessionState is what an earlier BeginVerification of the same login
+	// for the same credential returned, when the client asks again (a
+	// resend); nil on the first call. A factor that sends codes keeps the
+	// time it sent one in it and answers ErrRateLimited within its
+	// cool-down.
+	SessionState []byte
 }
 
 // BeginVerificationResponse carries the challenge, if the factor has one.

@@ -84,6 +84,8 @@ func (s *Service) factorError(ctx context.Context, err error) error {
 		return errCodeAlreadyUsed
 	case errors.Is(err, factors.ErrInvalidResponse):
 		return &Error{Code: CodeUnauthenticated, Reason: "INVALID_CODE", Message: "the code or response is not valid"}
+	case errors.Is(err, factors.ErrRateLimited):
+		return &Error{Code: CodeRateLimited, Message: withDetail("asked again too soon")}
 	case errors.Is(err, factors.ErrUnsupported):
 		return &Error{Code: CodeBadUserInput, Message: "this factor type does not support that"}
 	case errors.Is(err, context.Canceled):

@@ -44,6 +44,10 @@ var EventVariables = map[mfa.Event][]string{
 	mfa.EventAccountActivation: {"link", "expires_in"},
 	// threshold: 80 or 100 (percent); used, seats, available: seat counts.
 	mfa.EventLicenseUsage: {"threshold", "used", "seats", "available"},
+	// subject, text: what a factor plugin asked to send to the user it
+	// serves (an email one-time code); factor_type: the plugin's factor,
+	// e.g. emailotp. flows: added factor.message (plugin host services).
+	mfa.EventFactorMessage: {"subject", "text", "factor_type"},
 }
 
 // sampleData is what previews render with.
@@ -53,6 +57,7 @@ var sampleData = map[string]string{
 	"expires_in": "30 minutes", "actor": "Alice Admin", "factor_type": "totp", "factor_label": "Phone",
 	"until": "2030-01-01T12:00:00Z", "browser": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", "ip": "203.0.113.7",
 	"threshold": "80", "used": "40", "seats": "50", "available": "10",
+	"subject": "Your sign-in code", "text": "Your code is 123456. It expires in 5 minutes.",
 }
 
 // variables is every variable ev's templates may use; ok is false for an

@@ -44,10 +44,11 @@ type Result struct {
 	Data map[string]string
 }
 
-// SecretVariables are data keys that hold a credential (a link's token).
-// The outbox keeps them only while the mail may still be sent: once a row
-// is SENT, LOGGED, DEAD or SKIPPED they are blanked.
-var SecretVariables = []string{"link"}
+// SecretVariables are data keys that hold a credential (a link's token,
+// a factor message's text with its one-time code). The outbox keeps them
+// only while the mail may still be sent: once a row is SENT, LOGGED, DEAD
+// or SKIPPED they are blanked.
+var SecretVariables = []string{"link", "text"}
 
 // withoutSecrets is data with SecretVariables blanked, or nil when it has
 // none (nothing to rewrite).

@@ -112,7 +112,7 @@ func (s *Server) init(ctx context.Context, o options) error {
 		}
 		s.plugins, err = host.New(ctx, host.Config{Dir: s.cfg.PluginDir, Checksums: checksums, Settings: s.cfg.PluginSettings,
 			Environ: s.cfg.PluginEnviron, Aliases: pluginAliases,
-			Logger: o.logger, Observe: s.metrics.observeFactorCall, TracerProvider: s.tracer})
+			Logger: o.logger, Observe: s.metrics.observeFactorCall, TracerProvider: s.tracer, Metric: s.metrics.pluginMetrics()})
 		if err != nil {
 			return fmt.Errorf("factor plugins: %w", err)
 		}
@@ -131,6 +131,10 @@ func (s *Server) init(ctx context.Context, o options) error {
 	s.service, err = mfa.New(s.store, s.cfg.MFA, append(mfaOpts, o.mfa...)...)
 	if err != nil {
 		return err
+	}
+	if s.plugins != nil {
+		// Plugins' messages (sdk.Host(ctx).Deliver) go through the outbox.
+		s.plugins.SetBackend(s.service)
 	}
 	if err := s.service.CheckSealKeys(ctx); err != nil {
 		if errors.Is(err, mfa.ErrSealKeyMissing) {

@@ -67,6 +67,9 @@ type Config struct {
 	// TracerProvider makes a span per plugin call, whose trace context the
 	// plugin receives (nil: the global provider).
 	TracerProvider trace.TracerProvider
+	// Metric, when set, receives the plugins' Metric calls: add value to
+	// the counter of factor and name.
+	Metric func(factor, name string, value float64)
 }
 
 // Registry is the set of factor types the server offers, each backed by a
@@ -81,6 +84,11 @@ type Registry struct {
 	stop      context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	// grants are the calls in progress that serve a user, by SHA-256 of
+	// the token the plugin received (services.go).
+	grants    sync.Map
+	backendMu sync.RWMutex
+	backend   Backend
 }
 
 func newRegistry(cfg Config) *Registry {

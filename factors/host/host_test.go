@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		}
 		defer os.RemoveAll(dir)
 		bins = dir
-		for name, pkg := range map[string]string{"testfactor": "./testdata/testfactor", "totp": "../../plugins/totp", "versioned": "./testdata/versioned"} {
+		for name, pkg := range map[string]string{"testfactor": "./testdata/testfactor", "totp": "../../plugins/totp", "versioned": "./testdata/versioned", "messenger": "./testdata/messenger"} {
 			if out, err := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg).CombinedOutput(); err != nil {
 				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", name, err, out)
 				return 1

@@ -48,11 +48,14 @@ type proc struct {
 	configured []factors.SettingValue
 	sockets    string // this process's socket folder
 	down       bool   // a call saw this client fail
+	// services are the host services served to the plugin's processes.
+	services *services
 }
 
 // load verifies a binary and starts it once.
 func (r *Registry) load(ctx context.Context, path string) (*proc, error) {
 	p := &proc{r: r, name: filepath.Base(path), path: path, kick: make(chan struct{}, 1)}
+	p.services = &services{p: p, metrics: map[string]bool{}}
 	sum, err := verify(path, r.cfg.Checksums, r.cfg.RequireChecksums)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %s: %w", p.name, err)
@@ -89,7 +92,7 @@ func (p *proc) start(ctx context.Context) error {
 	dieWithHost(cmd)
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:  wire.Handshake,
-		VersionedPlugins: wire.VersionedPlugins(nil),
+		VersionedPlugins: wire.HostPlugins(p.services),
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},

@@ -58,29 +58,43 @@ func call[Req, Resp any](ctx context.Context, p *proc, method string, req *Req, 
 }
 
 func (r remote) Describe(ctx context.Context, req *factors.DescribeRequest) (*factors.DescribeResponse, error) {
+	ctx, done := r.p.serve(ctx, "")
+	defer done()
 	return call(ctx, r.p, "Describe", req, factors.Factor.Describe)
 }
 
 func (r remote) Configure(ctx context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
+	ctx, done := r.p.serve(ctx, "")
+	defer done()
 	return call(ctx, r.p, "Configure", req, factors.Factor.Configure)
 }
 
 func (r remote) BeginEnrollment(ctx context.Context, req *factors.BeginEnrollmentRequest) (*factors.BeginEnrollmentResponse, error) {
+	ctx, done := r.p.serve(ctx, req.User.ID)
+	defer done()
 	return call(ctx, r.p, "BeginEnrollment", req, factors.Factor.BeginEnrollment)
 }
 
 func (r remote) FinishEnrollment(ctx context.Context, req *factors.FinishEnrollmentRequest) (*factors.FinishEnrollmentResponse, error) {
+	ctx, done := r.p.serve(ctx, req.User.ID)
+	defer done()
 	return call(ctx, r.p, "FinishEnrollment", req, factors.Factor.FinishEnrollment)
 }
 
 func (r remote) BeginVerification(ctx context.Context, req *factors.BeginVerificationRequest) (*factors.BeginVerificationResponse, error) {
+	ctx, done := r.p.serve(ctx, req.User.ID)
+	defer done()
 	return call(ctx, r.p, "BeginVerification", req, factors.Factor.BeginVerification)
 }
 
 func (r remote) FinishVerification(ctx context.Context, req *factors.FinishVerificationRequest) (*factors.FinishVerificationResponse, error) {
+	ctx, done := r.p.serve(ctx, req.User.ID)
+	defer done()
 	return call(ctx, r.p, "FinishVerification", req, factors.Factor.FinishVerification)
 }
 
 func (r remote) IdentifyCredential(ctx context.Context, req *factors.IdentifyCredentialRequest) (*factors.IdentifyCredentialResponse, error) {
+	ctx, done := r.p.serve(ctx, "")
+	defer done()
 	return call(ctx, r.p, "IdentifyCredential", req, factors.Factor.IdentifyCredential)
 }

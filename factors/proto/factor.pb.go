@@ -38,6 +38,8 @@ const (
 	ErrorKind_ERROR_KIND_ATTESTATION_REFUSED        ErrorKind = 5
 	ErrorKind_ERROR_KIND_USER_VERIFICATION_REQUIRED ErrorKind = 6
 	ErrorKind_ERROR_KIND_UNSUPPORTED                ErrorKind = 7
+	// Too soon: e.g. a code resent within its cool-down (protocol version 2).
+	ErrorKind_ERROR_KIND_RATE_LIMITED ErrorKind = 8
 )
 
 // Enum value maps for ErrorKind.
@@ -51,6 +53,7 @@ var (
 		5: "ERROR_KIND_ATTESTATION_REFUSED",
 		6: "ERROR_KIND_USER_VERIFICATION_REQUIRED",
 		7: "ERROR_KIND_UNSUPPORTED",
+		8: "ERROR_KIND_RATE_LIMITED",
 	}
 	ErrorKind_value = map[string]int32{
 		"ERROR_KIND_UNSPECIFIED":                0,
@@ -61,6 +64,7 @@ var (
 		"ERROR_KIND_ATTESTATION_REFUSED":        5,
 		"ERROR_KIND_USER_VERIFICATION_REQUIRED": 6,
 		"ERROR_KIND_UNSUPPORTED":                7,
+		"ERROR_KIND_RATE_LIMITED":               8,
 	}
 )
 
@@ -158,6 +162,109 @@ func (x SettingType) Number() protoreflect.EnumNumber {
 // Deprecated: Use SettingType.Descriptor instead.
 func (SettingType) EnumDescriptor() ([]byte, []int) {
 	return file_factor_proto_rawDescGZIP(), []int{1}
+}
+
+// Channel is how a message reaches the user.
+type Channel int32
+
+const (
+	Channel_CHANNEL_UNSPECIFIED Channel = 0
+	// To the user's email address (the default).
+	Channel_CHANNEL_EMAIL Channel = 1
+)
+
+// Enum value maps for Channel.
+var (
+	Channel_name = map[int32]string{
+		0: "CHANNEL_UNSPECIFIED",
+		1: "CHANNEL_EMAIL",
+	}
+	Channel_value = map[string]int32{
+		"CHANNEL_UNSPECIFIED": 0,
+		"CHANNEL_EMAIL":       1,
+	}
+)
+
+func (x Channel) Enum() *Channel {
+	p := new(Channel)
+	*p = x
+	return p
+}
+
+func (x Channel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Channel) Descriptor() protoreflect.EnumDescriptor {
+	return file_factor_proto_enumTypes[2].Descriptor()
+}
+
+func (Channel) Type() protoreflect.EnumType {
+	return &file_factor_proto_enumTypes[2]
+}
+
+func (x Channel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Channel.Descriptor instead.
+func (Channel) EnumDescriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{2}
+}
+
+type LogLevel int32
+
+const (
+	LogLevel_LOG_LEVEL_UNSPECIFIED LogLevel = 0
+	LogLevel_LOG_LEVEL_DEBUG       LogLevel = 1
+	LogLevel_LOG_LEVEL_INFO        LogLevel = 2
+	LogLevel_LOG_LEVEL_WARN        LogLevel = 3
+	LogLevel_LOG_LEVEL_ERROR       LogLevel = 4
+)
+
+// Enum value maps for LogLevel.
+var (
+	LogLevel_name = map[int32]string{
+		0: "LOG_LEVEL_UNSPECIFIED",
+		1: "LOG_LEVEL_DEBUG",
+		2: "LOG_LEVEL_INFO",
+		3: "LOG_LEVEL_WARN",
+		4: "LOG_LEVEL_ERROR",
+	}
+	LogLevel_value = map[string]int32{
+		"LOG_LEVEL_UNSPECIFIED": 0,
+		"LOG_LEVEL_DEBUG":       1,
+		"LOG_LEVEL_INFO":        2,
+		"LOG_LEVEL_WARN":        3,
+		"LOG_LEVEL_ERROR":       4,
+	}
+)
+
+func (x LogLevel) Enum() *LogLevel {
+	p := new(LogLevel)
+	*p = x
+	return p
+}
+
+func (x LogLevel) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LogLevel) Descriptor() protoreflect.EnumDescriptor {
+	return file_factor_proto_enumTypes[3].Descriptor()
+}
+
+func (LogLevel) Type() protoreflect.EnumType {
+	return &file_factor_proto_enumTypes[3]
+}
+
+func (x LogLevel) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LogLevel.Descriptor instead.
+func (LogLevel) EnumDescriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{3}
 }
 
 type FactorError struct {
@@ -562,8 +669,13 @@ func (x *DescribeResponse) GetSettingSchema() []*Setting {
 }
 
 type ConfigureRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Settings      map[string]string      `protobuf:"bytes,1,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Settings map[string]string      `protobuf:"bytes,1,rep,name=settings,proto3" json:"settings,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// host_service is the go-plugin broker id on which the host serves the
+	// Host service to this plugin process (protocol version 2; 0: none).
+	// Calls to it carry the grant of the ceremony call being served in the
+	// metadata key twofold-host-grant.
+	HostService   uint32 `protobuf:"varint,2,opt,name=host_service,json=hostService,proto3" json:"host_service,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -603,6 +715,13 @@ func (x *ConfigureRequest) GetSettings() map[string]string {
 		return x.Settings
 	}
 	return nil
+}
+
+func (x *ConfigureRequest) GetHostService() uint32 {
+	if x != nil {
+		return x.HostService
+	}
+	return 0
 }
 
 type ConfigureResponse struct {
@@ -882,9 +1001,13 @@ func (x *FinishEnrollmentResponse) GetMetadata() map[string]string {
 }
 
 type BeginVerificationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
-	Credentials   []*Credential          `protobuf:"bytes,2,rep,name=credentials,proto3" json:"credentials,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	User        *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	Credentials []*Credential          `protobuf:"bytes,2,rep,name=credentials,proto3" json:"credentials,omitempty"`
+	// session_state is what an earlier BeginVerification of the same login
+	// for the same credential returned (a resend), empty on the first call
+	// (protocol version 2).
+	SessionState  []byte `protobuf:"bytes,3,opt,name=session_state,json=sessionState,proto3" json:"session_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -929,6 +1052,13 @@ func (x *BeginVerificationRequest) GetUser() *User {
 func (x *BeginVerificationRequest) GetCredentials() []*Credential {
 	if x != nil {
 		return x.Credentials
+	}
+	return nil
+}
+
+func (x *BeginVerificationRequest) GetSessionState() []byte {
+	if x != nil {
+		return x.SessionState
 	}
 	return nil
 }
@@ -1210,6 +1340,299 @@ func (x *IdentifyCredentialResponse) GetUserId() string {
 	return ""
 }
 
+type DeliverMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_id must be the id of the user the current call serves.
+	UserId  string  `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Channel Channel `protobuf:"varint,2,opt,name=channel,proto3,enum=twofold.factor.v1.Channel" json:"channel,omitempty"`
+	// subject: one line, at most 200 characters; text: at most 4000.
+	Subject       string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	Text          string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverMessageRequest) Reset() {
+	*x = DeliverMessageRequest{}
+	mi := &file_factor_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverMessageRequest) ProtoMessage() {}
+
+func (x *DeliverMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_factor_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverMessageRequest.ProtoReflect.Descriptor instead.
+func (*DeliverMessageRequest) Descriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeliverMessageRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *DeliverMessageRequest) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *DeliverMessageRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *DeliverMessageRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type DeliverMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverMessageResponse) Reset() {
+	*x = DeliverMessageResponse{}
+	mi := &file_factor_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverMessageResponse) ProtoMessage() {}
+
+func (x *DeliverMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_factor_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverMessageResponse.ProtoReflect.Descriptor instead.
+func (*DeliverMessageResponse) Descriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{19}
+}
+
+type LogRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Level         LogLevel               `protobuf:"varint,1,opt,name=level,proto3,enum=twofold.factor.v1.LogLevel" json:"level,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Attrs         map[string]string      `protobuf:"bytes,3,rep,name=attrs,proto3" json:"attrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogRequest) Reset() {
+	*x = LogRequest{}
+	mi := &file_factor_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogRequest) ProtoMessage() {}
+
+func (x *LogRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_factor_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogRequest.ProtoReflect.Descriptor instead.
+func (*LogRequest) Descriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *LogRequest) GetLevel() LogLevel {
+	if x != nil {
+		return x.Level
+	}
+	return LogLevel_LOG_LEVEL_UNSPECIFIED
+}
+
+func (x *LogRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *LogRequest) GetAttrs() map[string]string {
+	if x != nil {
+		return x.Attrs
+	}
+	return nil
+}
+
+type LogResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogResponse) Reset() {
+	*x = LogResponse{}
+	mi := &file_factor_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogResponse) ProtoMessage() {}
+
+func (x *LogResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_factor_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogResponse.ProtoReflect.Descriptor instead.
+func (*LogResponse) Descriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{21}
+}
+
+type MetricRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// name: lowercase letters, digits and '_' (at most 64); at most 32
+	// distinct names per plugin.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// value is added to the counter: finite and not negative.
+	Value         float64 `protobuf:"fixed64,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricRequest) Reset() {
+	*x = MetricRequest{}
+	mi := &file_factor_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricRequest) ProtoMessage() {}
+
+func (x *MetricRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_factor_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricRequest.ProtoReflect.Descriptor instead.
+func (*MetricRequest) Descriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *MetricRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *MetricRequest) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+type MetricResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricResponse) Reset() {
+	*x = MetricResponse{}
+	mi := &file_factor_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricResponse) ProtoMessage() {}
+
+func (x *MetricResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_factor_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricResponse.ProtoReflect.Descriptor instead.
+func (*MetricResponse) Descriptor() ([]byte, []int) {
+	return file_factor_proto_rawDescGZIP(), []int{23}
+}
+
 var File_factor_proto protoreflect.FileDescriptor
 
 const file_factor_proto_rawDesc = "" +
@@ -1247,9 +1670,10 @@ const file_factor_proto_rawDesc = "" +
 	"\x0esetting_schema\x18\a \x03(\v2\x1a.twofold.factor.v1.SettingR\rsettingSchema\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9e\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc1\x01\n" +
 	"\x10ConfigureRequest\x12M\n" +
-	"\bsettings\x18\x01 \x03(\v21.twofold.factor.v1.ConfigureRequest.SettingsEntryR\bsettings\x1a;\n" +
+	"\bsettings\x18\x01 \x03(\v21.twofold.factor.v1.ConfigureRequest.SettingsEntryR\bsettings\x12!\n" +
+	"\fhost_service\x18\x02 \x01(\rR\vhostService\x1a;\n" +
 	"\rSettingsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
@@ -1274,10 +1698,11 @@ const file_factor_proto_rawDesc = "" +
 	"\bmetadata\x18\x04 \x03(\v29.twofold.factor.v1.FinishEnrollmentResponse.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x88\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xad\x01\n" +
 	"\x18BeginVerificationRequest\x12+\n" +
 	"\x04user\x18\x01 \x01(\v2\x17.twofold.factor.v1.UserR\x04user\x12?\n" +
-	"\vcredentials\x18\x02 \x03(\v2\x1d.twofold.factor.v1.CredentialR\vcredentials\"a\n" +
+	"\vcredentials\x18\x02 \x03(\v2\x1d.twofold.factor.v1.CredentialR\vcredentials\x12#\n" +
+	"\rsession_state\x18\x03 \x01(\fR\fsessionState\"a\n" +
 	"\x19BeginVerificationResponse\x12\x1f\n" +
 	"\vclient_data\x18\x01 \x01(\fR\n" +
 	"clientData\x12#\n" +
@@ -1301,7 +1726,27 @@ const file_factor_proto_rawDesc = "" +
 	"\x1aIdentifyCredentialResponse\x12\x1f\n" +
 	"\vexternal_id\x18\x01 \x01(\fR\n" +
 	"externalId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId*\x84\x02\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"\x94\x01\n" +
+	"\x15DeliverMessageRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x124\n" +
+	"\achannel\x18\x02 \x01(\x0e2\x1a.twofold.factor.v1.ChannelR\achannel\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\"\x18\n" +
+	"\x16DeliverMessageResponse\"\xd3\x01\n" +
+	"\n" +
+	"LogRequest\x121\n" +
+	"\x05level\x18\x01 \x01(\x0e2\x1b.twofold.factor.v1.LogLevelR\x05level\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12>\n" +
+	"\x05attrs\x18\x03 \x03(\v2(.twofold.factor.v1.LogRequest.AttrsEntryR\x05attrs\x1a8\n" +
+	"\n" +
+	"AttrsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\r\n" +
+	"\vLogResponse\"9\n" +
+	"\rMetricRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value\"\x10\n" +
+	"\x0eMetricResponse*\xa1\x02\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ERROR_KIND_BAD_REQUEST\x10\x01\x12\x1f\n" +
@@ -1310,7 +1755,8 @@ const file_factor_proto_rawDesc = "" +
 	"\x18ERROR_KIND_CLONE_WARNING\x10\x04\x12\"\n" +
 	"\x1eERROR_KIND_ATTESTATION_REFUSED\x10\x05\x12)\n" +
 	"%ERROR_KIND_USER_VERIFICATION_REQUIRED\x10\x06\x12\x1a\n" +
-	"\x16ERROR_KIND_UNSUPPORTED\x10\a*\xb9\x01\n" +
+	"\x16ERROR_KIND_UNSUPPORTED\x10\a\x12\x1b\n" +
+	"\x17ERROR_KIND_RATE_LIMITED\x10\b*\xb9\x01\n" +
 	"\vSettingType\x12\x1c\n" +
 	"\x18SETTING_TYPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13SETTING_TYPE_STRING\x10\x01\x12\x14\n" +
@@ -1318,7 +1764,16 @@ const file_factor_proto_rawDesc = "" +
 	"\x11SETTING_TYPE_BOOL\x10\x03\x12\x19\n" +
 	"\x15SETTING_TYPE_DURATION\x10\x04\x12\x14\n" +
 	"\x10SETTING_TYPE_URL\x10\x05\x12\x15\n" +
-	"\x11SETTING_TYPE_LIST\x10\x062\xe2\x05\n" +
+	"\x11SETTING_TYPE_LIST\x10\x06*5\n" +
+	"\aChannel\x12\x17\n" +
+	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rCHANNEL_EMAIL\x10\x01*w\n" +
+	"\bLogLevel\x12\x19\n" +
+	"\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n" +
+	"\x0eLOG_LEVEL_INFO\x10\x02\x12\x12\n" +
+	"\x0eLOG_LEVEL_WARN\x10\x03\x12\x13\n" +
+	"\x0fLOG_LEVEL_ERROR\x10\x042\xe2\x05\n" +
 	"\x06Factor\x12S\n" +
 	"\bDescribe\x12\".twofold.factor.v1.DescribeRequest\x1a#.twofold.factor.v1.DescribeResponse\x12V\n" +
 	"\tConfigure\x12#.twofold.factor.v1.ConfigureRequest\x1a$.twofold.factor.v1.ConfigureResponse\x12h\n" +
@@ -1326,7 +1781,11 @@ const file_factor_proto_rawDesc = "" +
 	"\x10FinishEnrollment\x12*.twofold.factor.v1.FinishEnrollmentRequest\x1a+.twofold.factor.v1.FinishEnrollmentResponse\x12n\n" +
 	"\x11BeginVerification\x12+.twofold.factor.v1.BeginVerificationRequest\x1a,.twofold.factor.v1.BeginVerificationResponse\x12q\n" +
 	"\x12FinishVerification\x12,.twofold.factor.v1.FinishVerificationRequest\x1a-.twofold.factor.v1.FinishVerificationResponse\x12q\n" +
-	"\x12IdentifyCredential\x12,.twofold.factor.v1.IdentifyCredentialRequest\x1a-.twofold.factor.v1.IdentifyCredentialResponseB.Z,github.com/twofoldauth/twofold/factors/protob\x06proto3"
+	"\x12IdentifyCredential\x12,.twofold.factor.v1.IdentifyCredentialRequest\x1a-.twofold.factor.v1.IdentifyCredentialResponse2\x82\x02\n" +
+	"\x04Host\x12e\n" +
+	"\x0eDeliverMessage\x12(.twofold.factor.v1.DeliverMessageRequest\x1a).twofold.factor.v1.DeliverMessageResponse\x12D\n" +
+	"\x03Log\x12\x1d.twofold.factor.v1.LogRequest\x1a\x1e.twofold.factor.v1.LogResponse\x12M\n" +
+	"\x06Metric\x12 .twofold.factor.v1.MetricRequest\x1a!.twofold.factor.v1.MetricResponseB.Z,github.com/twofoldauth/twofold/factors/protob\x06proto3"
 
 var (
 	file_factor_proto_rawDescOnce sync.Once
@@ -1340,68 +1799,86 @@ func file_factor_proto_rawDescGZIP() []byte {
 	return file_factor_proto_rawDescData
 }
 
-var file_factor_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_factor_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_factor_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_factor_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_factor_proto_goTypes = []any{
 	(ErrorKind)(0),                     // 0: twofold.factor.v1.ErrorKind
 	(SettingType)(0),                   // 1: twofold.factor.v1.SettingType
-	(*FactorError)(nil),                // 2: twofold.factor.v1.FactorError
-	(*User)(nil),                       // 3: twofold.factor.v1.User
-	(*Credential)(nil),                 // 4: twofold.factor.v1.Credential
-	(*DescribeRequest)(nil),            // 5: twofold.factor.v1.DescribeRequest
-	(*Setting)(nil),                    // 6: twofold.factor.v1.Setting
-	(*DescribeResponse)(nil),           // 7: twofold.factor.v1.DescribeResponse
-	(*ConfigureRequest)(nil),           // 8: twofold.factor.v1.ConfigureRequest
-	(*ConfigureResponse)(nil),          // 9: twofold.factor.v1.ConfigureResponse
-	(*BeginEnrollmentRequest)(nil),     // 10: twofold.factor.v1.BeginEnrollmentRequest
-	(*BeginEnrollmentResponse)(nil),    // 11: twofold.factor.v1.BeginEnrollmentResponse
-	(*FinishEnrollmentRequest)(nil),    // 12: twofold.factor.v1.FinishEnrollmentRequest
-	(*FinishEnrollmentResponse)(nil),   // 13: twofold.factor.v1.FinishEnrollmentResponse
-	(*BeginVerificationRequest)(nil),   // 14: twofold.factor.v1.BeginVerificationRequest
-	(*BeginVerificationResponse)(nil),  // 15: twofold.factor.v1.BeginVerificationResponse
-	(*FinishVerificationRequest)(nil),  // 16: twofold.factor.v1.FinishVerificationRequest
-	(*FinishVerificationResponse)(nil), // 17: twofold.factor.v1.FinishVerificationResponse
-	(*IdentifyCredentialRequest)(nil),  // 18: twofold.factor.v1.IdentifyCredentialRequest
-	(*IdentifyCredentialResponse)(nil), // 19: twofold.factor.v1.IdentifyCredentialResponse
-	nil,                                // 20: twofold.factor.v1.DescribeResponse.SettingsEntry
-	nil,                                // 21: twofold.factor.v1.ConfigureRequest.SettingsEntry
-	nil,                                // 22: twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
-	nil,                                // 23: twofold.factor.v1.FinishVerificationResponse.MetadataEntry
+	(Channel)(0),                       // 2: twofold.factor.v1.Channel
+	(LogLevel)(0),                      // 3: twofold.factor.v1.LogLevel
+	(*FactorError)(nil),                // 4: twofold.factor.v1.FactorError
+	(*User)(nil),                       // 5: twofold.factor.v1.User
+	(*Credential)(nil),                 // 6: twofold.factor.v1.Credential
+	(*DescribeRequest)(nil),            // 7: twofold.factor.v1.DescribeRequest
+	(*Setting)(nil),                    // 8: twofold.factor.v1.Setting
+	(*DescribeResponse)(nil),           // 9: twofold.factor.v1.DescribeResponse
+	(*ConfigureRequest)(nil),           // 10: twofold.factor.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),          // 11: twofold.factor.v1.ConfigureResponse
+	(*BeginEnrollmentRequest)(nil),     // 12: twofold.factor.v1.BeginEnrollmentRequest
+	(*BeginEnrollmentResponse)(nil),    // 13: twofold.factor.v1.BeginEnrollmentResponse
+	(*FinishEnrollmentRequest)(nil),    // 14: twofold.factor.v1.FinishEnrollmentRequest
+	(*FinishEnrollmentResponse)(nil),   // 15: twofold.factor.v1.FinishEnrollmentResponse
+	(*BeginVerificationRequest)(nil),   // 16: twofold.factor.v1.BeginVerificationRequest
+	(*BeginVerificationResponse)(nil),  // 17: twofold.factor.v1.BeginVerificationResponse
+	(*FinishVerificationRequest)(nil),  // 18: twofold.factor.v1.FinishVerificationRequest
+	(*FinishVerificationResponse)(nil), // 19: twofold.factor.v1.FinishVerificationResponse
+	(*IdentifyCredentialRequest)(nil),  // 20: twofold.factor.v1.IdentifyCredentialRequest
+	(*IdentifyCredentialResponse)(nil), // 21: twofold.factor.v1.IdentifyCredentialResponse
+	(*DeliverMessageRequest)(nil),      // 22: twofold.factor.v1.DeliverMessageRequest
+	(*DeliverMessageResponse)(nil),     // 23: twofold.factor.v1.DeliverMessageResponse
+	(*LogRequest)(nil),                 // 24: twofold.factor.v1.LogRequest
+	(*LogResponse)(nil),                // 25: twofold.factor.v1.LogResponse
+	(*MetricRequest)(nil),              // 26: twofold.factor.v1.MetricRequest
+	(*MetricResponse)(nil),             // 27: twofold.factor.v1.MetricResponse
+	nil,                                // 28: twofold.factor.v1.DescribeResponse.SettingsEntry
+	nil,                                // 29: twofold.factor.v1.ConfigureRequest.SettingsEntry
+	nil,                                // 30: twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
+	nil,                                // 31: twofold.factor.v1.FinishVerificationResponse.MetadataEntry
+	nil,                                // 32: twofold.factor.v1.LogRequest.AttrsEntry
 }
 var file_factor_proto_depIdxs = []int32{
 	0,  // 0: twofold.factor.v1.FactorError.kind:type_name -> twofold.factor.v1.ErrorKind
 	1,  // 1: twofold.factor.v1.Setting.type:type_name -> twofold.factor.v1.SettingType
-	20, // 2: twofold.factor.v1.DescribeResponse.settings:type_name -> twofold.factor.v1.DescribeResponse.SettingsEntry
-	6,  // 3: twofold.factor.v1.DescribeResponse.setting_schema:type_name -> twofold.factor.v1.Setting
-	21, // 4: twofold.factor.v1.ConfigureRequest.settings:type_name -> twofold.factor.v1.ConfigureRequest.SettingsEntry
-	3,  // 5: twofold.factor.v1.BeginEnrollmentRequest.user:type_name -> twofold.factor.v1.User
-	4,  // 6: twofold.factor.v1.BeginEnrollmentRequest.existing:type_name -> twofold.factor.v1.Credential
-	3,  // 7: twofold.factor.v1.FinishEnrollmentRequest.user:type_name -> twofold.factor.v1.User
-	22, // 8: twofold.factor.v1.FinishEnrollmentResponse.metadata:type_name -> twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
-	3,  // 9: twofold.factor.v1.BeginVerificationRequest.user:type_name -> twofold.factor.v1.User
-	4,  // 10: twofold.factor.v1.BeginVerificationRequest.credentials:type_name -> twofold.factor.v1.Credential
-	3,  // 11: twofold.factor.v1.FinishVerificationRequest.user:type_name -> twofold.factor.v1.User
-	4,  // 12: twofold.factor.v1.FinishVerificationRequest.credential:type_name -> twofold.factor.v1.Credential
-	23, // 13: twofold.factor.v1.FinishVerificationResponse.metadata:type_name -> twofold.factor.v1.FinishVerificationResponse.MetadataEntry
-	5,  // 14: twofold.factor.v1.Factor.Describe:input_type -> twofold.factor.v1.DescribeRequest
-	8,  // 15: twofold.factor.v1.Factor.Configure:input_type -> twofold.factor.v1.ConfigureRequest
-	10, // 16: twofold.factor.v1.Factor.BeginEnrollment:input_type -> twofold.factor.v1.BeginEnrollmentRequest
-	12, // 17: twofold.factor.v1.Factor.FinishEnrollment:input_type -> twofold.factor.v1.FinishEnrollmentRequest
-	14, // 18: twofold.factor.v1.Factor.BeginVerification:input_type -> twofold.factor.v1.BeginVerificationRequest
-	16, // 19: twofold.factor.v1.Factor.FinishVerification:input_type -> twofold.factor.v1.FinishVerificationRequest
-	18, // 20: twofold.factor.v1.Factor.IdentifyCredential:input_type -> twofold.factor.v1.IdentifyCredentialRequest
-	7,  // 21: twofold.factor.v1.Factor.Describe:output_type -> twofold.factor.v1.DescribeResponse
-	9,  // 22: twofold.factor.v1.Factor.Configure:output_type -> twofold.factor.v1.ConfigureResponse
-	11, // 23: twofold.factor.v1.Factor.BeginEnrollment:output_type -> twofold.factor.v1.BeginEnrollmentResponse
-	13, // 24: twofold.factor.v1.Factor.FinishEnrollment:output_type -> twofold.factor.v1.FinishEnrollmentResponse
-	15, // 25: twofold.factor.v1.Factor.BeginVerification:output_type -> twofold.factor.v1.BeginVerificationResponse
-	17, // 26: twofold.factor.v1.Factor.FinishVerification:output_type -> twofold.factor.v1.FinishVerificationResponse
-	19, // 27: twofold.factor.v1.Factor.IdentifyCredential:output_type -> twofold.factor.v1.IdentifyCredentialResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	28, // 2: twofold.factor.v1.DescribeResponse.settings:type_name -> twofold.factor.v1.DescribeResponse.SettingsEntry
+	8,  // 3: twofold.factor.v1.DescribeResponse.setting_schema:type_name -> twofold.factor.v1.Setting
+	29, // 4: twofold.factor.v1.ConfigureRequest.settings:type_name -> twofold.factor.v1.ConfigureRequest.SettingsEntry
+	5,  // 5: twofold.factor.v1.BeginEnrollmentRequest.user:type_name -> twofold.factor.v1.User
+	6,  // 6: twofold.factor.v1.BeginEnrollmentRequest.existing:type_name -> twofold.factor.v1.Credential
+	5,  // 7: twofold.factor.v1.FinishEnrollmentRequest.user:type_name -> twofold.factor.v1.User
+	30, // 8: twofold.factor.v1.FinishEnrollmentResponse.metadata:type_name -> twofold.factor.v1.FinishEnrollmentResponse.MetadataEntry
+	5,  // 9: twofold.factor.v1.BeginVerificationRequest.user:type_name -> twofold.factor.v1.User
+	6,  // 10: twofold.factor.v1.BeginVerificationRequest.credentials:type_name -> twofold.factor.v1.Credential
+	5,  // 11: twofold.factor.v1.FinishVerificationRequest.user:type_name -> twofold.factor.v1.User
+	6,  // 12: twofold.factor.v1.FinishVerificationRequest.credential:type_name -> twofold.factor.v1.Credential
+	31, // 13: twofold.factor.v1.FinishVerificationResponse.metadata:type_name -> twofold.factor.v1.FinishVerificationResponse.MetadataEntry
+	2,  // 14: twofold.factor.v1.DeliverMessageRequest.channel:type_name -> twofold.factor.v1.Channel
+	3,  // 15: twofold.factor.v1.LogRequest.level:type_name -> twofold.factor.v1.LogLevel
+	32, // 16: twofold.factor.v1.LogRequest.attrs:type_name -> twofold.factor.v1.LogRequest.AttrsEntry
+	7,  // 17: twofold.factor.v1.Factor.Describe:input_type -> twofold.factor.v1.DescribeRequest
+	10, // 18: twofold.factor.v1.Factor.Configure:input_type -> twofold.factor.v1.ConfigureRequest
+	12, // 19: twofold.factor.v1.Factor.BeginEnrollment:input_type -> twofold.factor.v1.BeginEnrollmentRequest
+	14, // 20: twofold.factor.v1.Factor.FinishEnrollment:input_type -> twofold.factor.v1.FinishEnrollmentRequest
+	16, // 21: twofold.factor.v1.Factor.BeginVerification:input_type -> twofold.factor.v1.BeginVerificationRequest
+	18, // 22: twofold.factor.v1.Factor.FinishVerification:input_type -> twofold.factor.v1.FinishVerificationRequest
+	20, // 23: twofold.factor.v1.Factor.IdentifyCredential:input_type -> twofold.factor.v1.IdentifyCredentialRequest
+	22, // 24: twofold.factor.v1.Host.DeliverMessage:input_type -> twofold.factor.v1.DeliverMessageRequest
+	24, // 25: twofold.factor.v1.Host.Log:input_type -> twofold.factor.v1.LogRequest
+	26, // 26: twofold.factor.v1.Host.Metric:input_type -> twofold.factor.v1.MetricRequest
+	9,  // 27: twofold.factor.v1.Factor.Describe:output_type -> twofold.factor.v1.DescribeResponse
+	11, // 28: twofold.factor.v1.Factor.Configure:output_type -> twofold.factor.v1.ConfigureResponse
+	13, // 29: twofold.factor.v1.Factor.BeginEnrollment:output_type -> twofold.factor.v1.BeginEnrollmentResponse
+	15, // 30: twofold.factor.v1.Factor.FinishEnrollment:output_type -> twofold.factor.v1.FinishEnrollmentResponse
+	17, // 31: twofold.factor.v1.Factor.BeginVerification:output_type -> twofold.factor.v1.BeginVerificationResponse
+	19, // 32: twofold.factor.v1.Factor.FinishVerification:output_type -> twofold.factor.v1.FinishVerificationResponse
+	21, // 33: twofold.factor.v1.Factor.IdentifyCredential:output_type -> twofold.factor.v1.IdentifyCredentialResponse
+	23, // 34: twofold.factor.v1.Host.DeliverMessage:output_type -> twofold.factor.v1.DeliverMessageResponse
+	25, // 35: twofold.factor.v1.Host.Log:output_type -> twofold.factor.v1.LogResponse
+	27, // 36: twofold.factor.v1.Host.Metric:output_type -> twofold.factor.v1.MetricResponse
+	27, // [27:37] is the sub-list for method output_type
+	17, // [17:27] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_factor_proto_init() }
@@ -1414,10 +1891,10 @@ func file_factor_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_factor_proto_rawDesc), len(file_factor_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   22,
+			NumEnums:      4,
+			NumMessages:   29,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_factor_proto_goTypes,
 		DependencyIndexes: file_factor_proto_depIdxs,

@@ -351,3 +351,205 @@ var Factor_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "factor.proto",
 }
+
+const (
+	Host_DeliverMessage_FullMethodName = "/twofold.factor.v1.Host/DeliverMessage"
+	Host_Log_FullMethodName            = "/twofold.factor.v1.Host/Log"
+	Host_Metric_FullMethodName         = "/twofold.factor.v1.Host/Metric"
+)
+
+// HostClient is the client API for Host service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// Host is what the host serves to each plugin process over go-plugin's
+// broker (protocol version 2): ConfigureRequest.host_service names it.
+// Every call carries, in the metadata key twofold-host-grant, the grant the
+// host put in the metadata of the ceremony call being served; the grant
+// names the one user that call serves and ends with it.
+type HostClient interface {
+	// DeliverMessage sends a message to the user the current call serves,
+	// through the host's notifications outbox (transactional, retried,
+	// audited). Another user, or no grant, is PERMISSION_DENIED.
+	DeliverMessage(ctx context.Context, in *DeliverMessageRequest, opts ...grpc.CallOption) (*DeliverMessageResponse, error)
+	// Log writes a line to the host's log, with the plugin's name.
+	Log(ctx context.Context, in *LogRequest, opts ...grpc.CallOption) (*LogResponse, error)
+	// Metric adds value to the host's counter twofold_plugin_metric_total
+	// {plugin, name}.
+	Metric(ctx context.Context, in *MetricRequest, opts ...grpc.CallOption) (*MetricResponse, error)
+}
+
+type hostClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewHostClient(cc grpc.ClientConnInterface) HostClient {
+	return &hostClient{cc}
+}
+
+func (c *hostClient) DeliverMessage(ctx context.Context, in *DeliverMessageRequest, opts ...grpc.CallOption) (*DeliverMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeliverMessageResponse)
+	err := c.cc.Invoke(ctx, Host_DeliverMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Log(ctx context.Context, in *LogRequest, opts ...grpc.CallOption) (*LogResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogResponse)
+	err := c.cc.Invoke(ctx, Host_Log_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostClient) Metric(ctx context.Context, in *MetricRequest, opts ...grpc.CallOption) (*MetricResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MetricResponse)
+	err := c.cc.Invoke(ctx, Host_Metric_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HostServer is the server API for Host service.
+// All implementations must embed UnimplementedHostServer
+// for forward compatibility.
+//
+// Host is what the host serves to each plugin process over go-plugin's
+// broker (protocol version 2): ConfigureRequest.host_service names it.
+// Every call carries, in the metadata key twofold-host-grant, the grant the
+// host put in the metadata of the ceremony call being served; the grant
+// names the one user that call serves and ends with it.
+type HostServer interface {
+	// DeliverMessage sends a message to the user the current call serves,
+	// through the host's notifications outbox (transactional, retried,
+	// audited). Another user, or no grant, is PERMISSION_DENIED.
+	DeliverMessage(context.Context, *DeliverMessageRequest) (*DeliverMessageResponse, error)
+	// Log writes a line to the host's log, with the plugin's name.
+	Log(context.Context, *LogRequest) (*LogResponse, error)
+	// Metric adds value to the host's counter twofold_plugin_metric_total
+	// {plugin, name}.
+	Metric(context.Context, *MetricRequest) (*MetricResponse, error)
+	mustEmbedUnimplementedHostServer()
+}
+
+// UnimplementedHostServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedHostServer struct{}
+
+func (UnimplementedHostServer) DeliverMessage(context.Context, *DeliverMessageRequest) (*DeliverMessageResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeliverMessage not implemented")
+}
+func (UnimplementedHostServer) Log(context.Context, *LogRequest) (*LogResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Log not implemented")
+}
+func (UnimplementedHostServer) Metric(context.Context, *MetricRequest) (*MetricResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Metric not implemented")
+}
+func (UnimplementedHostServer) mustEmbedUnimplementedHostServer() {}
+func (UnimplementedHostServer) testEmbeddedByValue()              {}
+
+// UnsafeHostServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to HostServer will
+// result in compilation errors.
+type UnsafeHostServer interface {
+	mustEmbedUnimplementedHostServer()
+}
+
+func RegisterHostServer(s grpc.ServiceRegistrar, srv HostServer) {
+	// If the following call pancis, it indicates UnimplementedHostServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&Host_ServiceDesc, srv)
+}
+
+func _Host_DeliverMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeliverMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).DeliverMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_DeliverMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).DeliverMessage(ctx, req.(*DeliverMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Log_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Log(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Log_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Log(ctx, req.(*LogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Host_Metric_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MetricRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostServer).Metric(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Host_Metric_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostServer).Metric(ctx, req.(*MetricRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// Host_ServiceDesc is the grpc.ServiceDesc for Host service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var Host_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "twofold.factor.v1.Host",
+	HandlerType: (*HostServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "DeliverMessage",
+			Handler:    _Host_DeliverMessage_Handler,
+		},
+		{
+			MethodName: "Log",
+			Handler:    _Host_Log_Handler,
+		},
+		{
+			MethodName: "Metric",
+			Handler:    _Host_Metric_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "factor.proto",
+}

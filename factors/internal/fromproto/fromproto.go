@@ -134,7 +134,7 @@ func BeginVerificationRequest(r *pb.BeginVerificationRequest) *factors.BeginVeri
 	if r == nil {
 		return nil
 	}
-	return &factors.BeginVerificationRequest{User: deref(User(r.User)), Credentials: Credentials(r.Credentials)}
+	return &factors.BeginVerificationRequest{User: deref(User(r.User)), Credentials: Credentials(r.Credentials), SessionState: r.SessionState}
 }
 
 func BeginVerificationResponse(r *pb.BeginVerificationResponse) *factors.BeginVerificationResponse {
@@ -221,6 +221,8 @@ func sentinel(k pb.ErrorKind) error {
 		return factors.ErrUserVerificationRequired
 	case pb.ErrorKind_ERROR_KIND_UNSUPPORTED:
 		return factors.ErrUnsupported
+	case pb.ErrorKind_ERROR_KIND_RATE_LIMITED:
+		return factors.ErrRateLimited
 	}
 	return nil
 }

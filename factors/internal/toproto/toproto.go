@@ -138,7 +138,7 @@ func BeginVerificationRequest(r *factors.BeginVerificationRequest) *pb.BeginVeri
 	if r == nil {
 		return nil
 	}
-	return &pb.BeginVerificationRequest{User: User(&r.User), Credentials: Credentials(r.Credentials)}
+	return &pb.BeginVerificationRequest{User: User(&r.User), Credentials: Credentials(r.Credentials), SessionState: r.SessionState}
 }
 
 func BeginVerificationResponse(r *factors.BeginVerificationResponse) *pb.BeginVerificationResponse {
@@ -193,6 +193,7 @@ var kinds = []struct {
 	{factors.ErrAttestationRefused, pb.ErrorKind_ERROR_KIND_ATTESTATION_REFUSED, codes.FailedPrecondition},
 	{factors.ErrUserVerificationRequired, pb.ErrorKind_ERROR_KIND_USER_VERIFICATION_REQUIRED, codes.PermissionDenied},
 	{factors.ErrUnsupported, pb.ErrorKind_ERROR_KIND_UNSUPPORTED, codes.Unimplemented},
+	{factors.ErrRateLimited, pb.ErrorKind_ERROR_KIND_RATE_LIMITED, codes.ResourceExhausted},
 }
 
 // Error turns a factor's error into a gRPC status that carries its kind and

@@ -16,6 +16,9 @@ import (
 // as gRPC statuses for the host to classify.
 type Client struct {
 	c pb.FactorClient
+	// hostService is the broker id of the Host service served to this
+	// plugin process (0: none); Configure tells the plugin.
+	hostService uint32
 }
 
 var _ factors.Factor = (*Client)(nil)
@@ -36,7 +39,11 @@ func (c *Client) Describe(ctx context.Context, req *factors.DescribeRequest) (*f
 }
 
 func (c *Client) Configure(ctx context.Context, req *factors.ConfigureRequest) (*factors.ConfigureResponse, error) {
-	r, err := c.c.Configure(ctx, toproto.ConfigureRequest(req))
+	pr := toproto.ConfigureRequest(req)
+	if pr != nil {
+		pr.HostService = c.hostService
+	}
+	r, err := c.c.Configure(ctx, pr)
 	return answer(r, err, fromproto.ConfigureResponse)
 }
 

@@ -32,19 +32,27 @@ type Plugin struct {
 	Impl factors.Factor
 	// Version is the contract version this definition serves.
 	Version int
+	// Host, on the host side, is served to the plugin process over the
+	// broker (protocol version 2); nil serves nothing.
+	Host HostServices
 }
 
 var _ plugin.GRPCPlugin = (*Plugin)(nil)
 
 // GRPCServer registers the implementation (plugin side).
-func (p *Plugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterFactorServer(s, &Server{Impl: p.Impl, Version: p.Version})
+func (p *Plugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterFactorServer(s, &Server{Impl: p.Impl, Version: p.Version, host: &hostConn{broker: broker}})
 	return nil
 }
 
-// GRPCClient returns a factors.Factor that calls the plugin (host side).
-func (p *Plugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return NewClient(c), nil
+// GRPCClient returns a factors.Factor that calls the plugin (host side),
+// and serves the Host service to the plugin when p.Host is set.
+func (p *Plugin) GRPCClient(_ context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	cl := NewClient(c)
+	if p.Host != nil && broker != nil {
+		cl.hostService = serveHost(broker, p.Host)
+	}
+	return cl, nil
 }
 
 // VersionedPlugins is the plugin map both sides pass to go-plugin, keyed by
@@ -61,6 +69,17 @@ func Versions(impl factors.Factor, min, max int) map[int]plugin.PluginSet {
 	out := map[int]plugin.PluginSet{}
 	for v := min; v <= max; v++ {
 		out[v] = plugin.PluginSet{PluginName: &Plugin{Impl: impl, Version: v}}
+	}
+	return out
+}
+
+// HostPlugins is the host side's plugin map for one plugin process: every
+// version, with host serving the Host service to it (versions before 2
+// are offered it too; a plugin that does not know it ignores it).
+func HostPlugins(host HostServices) map[int]plugin.PluginSet {
+	out := map[int]plugin.PluginSet{}
+	for v := factors.MinProtocolVersion; v <= factors.ProtocolVersion; v++ {
+		out[v] = plugin.PluginSet{PluginName: &Plugin{Version: v, Host: host}}
 	}
 	return out
 }
