@@ -40,6 +40,7 @@ type config struct {
 	timeout  time.Duration
 	reusable bool
 	dir      string
+	mailbox  *Mailbox
 }
 
 // WithSolver enables the successful enrolment and verification checks.
@@ -99,6 +100,9 @@ func Conform(ctx context.Context, path string, report Report, opts ...Option) Re
 	cfg := config{timeout: 2 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.mailbox == nil {
+		cfg.mailbox = &Mailbox{}
 	}
 	s := &suite{cfg: cfg}
 	var res Result
@@ -195,6 +199,7 @@ func (s *suite) start(ctx context.Context, settings map[string]map[string]string
 		return "", fmt.Errorf("the host refused the plugin: %w", err)
 	}
 	s.reg = reg
+	reg.SetBackend(s.cfg.mailbox)
 	types := reg.Types()
 	if len(types) != 1 {
 		return "", fmt.Errorf("want one factor, got %d", len(types))

@@ -43,7 +43,9 @@ func Host(ctx context.Context) *HostServices { return &HostServices{call: wire.C
 // through the host's notifications outbox: it is written in a database
 // transaction with an audit event (factor.message), and sent, retried and
 // shown to admins like every Twofold mail. The subject is one line of at
-// most 200 characters, the text at most 4000.
+// most 200 characters, the text at most 4000. A refusal the user should
+// see (ErrTooMany, ErrInvalid: no email address) is also a *factors.Error
+// (ErrRateLimited, ErrBadRequest): return it as it is.
 func (h *HostServices) Deliver(ctx context.Context, subject, text string) error {
 	if h.call == nil {
 		return ErrNoHost
@@ -51,7 +53,7 @@ func (h *HostServices) Deliver(ctx context.Context, subject, text string) error 
 	if h.call.UserID == "" {
 		return fmt.Errorf("%w: this call serves no user", ErrRefused)
 	}
-	return h.call.DeliverTo(ctx, h.call.UserID, subject, text)
+	return typedHostError(h.call.DeliverTo(ctx, h.call.UserID, subject, text))
 }
 
 // Log writes msg to the Twofold server's log at level, with the plugin's
