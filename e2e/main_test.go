@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 // servedPlugins are the plugins a real deployment installs.
 func servedPlugins() []string {
 	var out []string
-	for _, name := range []string{"totp", "passkey", "hardwarekey"} {
+	for _, name := range []string{"totp", "passkey", "hardwarekey", "emailotp"} {
 		if _, err := os.Stat(filepath.Join("..", "plugins", name, "main.go")); err == nil {
 			out = append(out, name)
 		}

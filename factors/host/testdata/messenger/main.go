@@ -2,7 +2,7 @@
 // try the host services and report what the host answered, as client data
 // (BeginEnrollment, BeginVerification) keyed by attempt: "ok" or the
 // error. BeginEnrollment delivers to the user it serves, then to another
-// user, logs and counts; BeginVerification delivers with the call it kept
+// user (the label, or someone-else), logs and counts; BeginVerification delivers with the call it kept
 // from the last BeginEnrollment (its grant ended with that call).
 package main
 
@@ -43,9 +43,13 @@ func (f *factor) BeginEnrollment(ctx context.Context, req *factors.BeginEnrollme
 	f.last = call
 	f.mu.Unlock()
 	h := sdk.Host(ctx)
+	other := req.Label // the user to try besides the one served
+	if other == "" {
+		other = "someone-else"
+	}
 	out := map[string]string{
 		"own":       outcome(h.Deliver(ctx, "Your code", "code 123456")),
-		"other":     outcome(call.DeliverTo(ctx, "someone-else", "Your code", "code 123456")),
+		"other":     outcome(call.DeliverTo(ctx, other, "Your code", "code 123456")),
 		"empty":     outcome(h.Deliver(ctx, "", "text")),
 		"log":       outcome(h.Log(ctx, slog.LevelWarn, "hello from the plugin", "user", req.User.ID)),
 		"metric":    outcome(h.Metric(ctx, "codes_sent", 2)),
