@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/twofoldauth/twofold/mfa"
 	"github.com/twofoldauth/twofold/models/modelstest"
+	"github.com/twofoldauth/twofold/plugins/webauthntest"
 )
 
 // opToken is the operator token of every operator test env.
@@ -264,6 +266,44 @@ func TestOperatorCredentialsOnEveryOrganizationOperation(t *testing.T) {
 		}
 		if n < 30 {
 			t.Fatalf("only %d organization operations found", n)
+		}
+	})
+}
+
+// TestSuspendedOrganizationRefusesPasskeySignIn: suspension stops the
+// passwordless path too, with the same answer as a password login.
+func TestSuspendedOrganizationRefusesPasskeySignIn(t *testing.T) {
+	eachOperatorDB(t, func(t *testing.T, e *env) {
+		admin := e.admin()
+		quinn, _ := newUser(t, e, admin, "quinn", nil)
+		key := newAuthenticator(webauthntest.Options{})
+		if enr, r := enrolWebAuthn(t, quinn, "passkey", key); enr == nil {
+			t.Fatalf("enrol: %+v", r.Errors)
+		}
+		signIn := func() response {
+			c := e.client()
+			d := c.must(`mutation { beginPasskeyLogin(input: {organization: "demo"}) { ticket clientData } }`, nil)
+			cd, _ := json.Marshal(dig(d, "beginPasskeyLogin", "clientData"))
+			resp, err := key.login(cd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c.post(`mutation($in: FinishPasskeyLoginInput!) { finishPasskeyLogin(input: $in) { status token } }`,
+				map[string]any{"in": map[string]any{"ticket": dig(d, "beginPasskeyLogin", "ticket"), "response": json.RawMessage(resp)}})
+		}
+		if r := signIn(); dig(r.Data, "finishPasskeyLogin", "status") != "AUTHENTICATED" {
+			t.Fatalf("before suspension: %+v", r)
+		}
+		op := e.operator()
+		var demoID string
+		for _, edge := range dig(op.must(`{ organizations(first: 10) { edges { node { id slug } } } }`, nil), "organizations", "edges").([]any) {
+			if dig(edge, "node", "slug") == "demo" {
+				demoID = dig(edge, "node", "id").(string)
+			}
+		}
+		op.must(suspendMut, map[string]any{"id": demoID})
+		if r := signIn(); r.code() != "FORBIDDEN" || r.Errors[0].Extensions["reason"] != "ORGANIZATION_SUSPENDED" {
+			t.Fatalf("passkey sign-in of a suspended organization: %+v", r)
 		}
 	})
 }

@@ -36,9 +36,7 @@ func loginPayload(req *Request, res *mfa.LoginResult) *model.LoginPayload {
 	}
 	if res.Status == mfa.StatusAuthenticated {
 		p.Token, p.User = ptr(res.Token), res.User
-		if res.Session != nil && res.Session.MFASkippedReason != "" {
-			p.MfaSkippedReason = ptr(res.Session.MFASkippedReason)
-		}
+		p.MfaSkippedReason = ptr(res.MFASkippedReason)
 		setLoginCookies(req, res)
 	}
 	return p

@@ -54,6 +54,9 @@ type LoginResult struct {
 	EnforceFrom *time.Time
 	// TrustBrowserOffered says whether verifyFactor may trust the browser.
 	TrustBrowserOffered bool
+	// MFASkippedReason says why a session was issued on the password alone
+	// where policy asks for a second factor (ReasonNoSeat).
+	MFASkippedReason string
 	// TrustedBrowserToken is set when verifyFactor trusted the browser, until
 	// TrustedBrowserExpiresAt.
 	TrustedBrowserToken     string
@@ -168,7 +171,7 @@ func (s *Service) afterPassword(ctx context.Context, user *User, a *attempt, tru
 		return lockedResult(err)
 	}
 	res.AllowedFactorTypes, res.EnforceFrom, res.TrustBrowserOffered = plan.allowed, plan.enforceFrom, plan.trustOffered
-	res.RequestedFactorTypes = plan.requested
+	res.RequestedFactorTypes, res.MFASkippedReason = plan.requested, plan.skipped
 	return res, nil
 }
 

@@ -96,6 +96,9 @@ func (s *Service) FinishPasskeyLogin(ctx context.Context, ticket string, respons
 	if err != nil {
 		return nil, err
 	}
+	if pol.license.SuspendedAt != nil {
+		return nil, errSuspended
+	}
 	if !pol.Allows(passkeyFactor) || !pol.AllowPasswordless.Value {
 		return nil, &Error{Code: CodeForbidden, Reason: "PASSWORDLESS_NOT_ALLOWED", Message: "passwordless sign-in is not allowed for this account; log in with your password"}
 	}

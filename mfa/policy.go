@@ -241,29 +241,6 @@ func (s *Service) effectivePolicy(ctx context.Context, st Store, user *User) (*E
 type policyMemo struct {
 	mu sync.Mutex
 	m  map[string]*EffectivePolicy
-	// skipped is why the step let the user in without the second factor
-	// the policy asks (ReasonNoSeat); startSession puts it on the session.
-	skipped string
-}
-
-// mfaSkipped records on the login step's memo why the second factor was
-// skipped.
-func mfaSkipped(ctx context.Context, reason string) {
-	if m, ok := ctx.Value(policyMemoKey{}).(*policyMemo); ok {
-		m.mu.Lock()
-		m.skipped = reason
-		m.mu.Unlock()
-	}
-}
-
-// mfaSkippedReason is what mfaSkipped recorded in ctx's login step.
-func mfaSkippedReason(ctx context.Context) string {
-	if m, ok := ctx.Value(policyMemoKey{}).(*policyMemo); ok {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		return m.skipped
-	}
-	return ""
 }
 
 type policyMemoKey struct{}
@@ -314,6 +291,9 @@ type loginPlan struct {
 	trustOffered bool
 	// trusted: the browser is trusted, so the login counts as multi-factor.
 	trusted bool
+	// skipped is why the password alone is let in where policy asks for a
+	// second factor (ReasonNoSeat).
+	skipped string
 }
 
 // planLogin decides the step after the password, from the user's policy,
@@ -383,7 +363,7 @@ func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken
 		// and none is free, so they cannot enrol and come in with the
 		// password alone (audited; the answer says why). Users who hold a
 		// seat are still asked (above).
-		mfaSkipped(ctx, ReasonNoSeat)
+		plan.skipped = ReasonNoSeat
 		plan.allowed = []string{}
 		if err := s.audit(ctx, s.store, user.OrganizationID, user.ID, user.ID, AuditMFASkipped, map[string]string{"reason": ReasonNoSeat}); err != nil {
 			return nil, err

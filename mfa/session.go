@@ -23,8 +23,6 @@ func (s *Service) startSession(ctx context.Context, st Store, user *User, withMF
 		ExpiresAt:  now.Add(s.cfg.SessionMaxAge),
 		MFA:        withMFA,
 		AMR:        s.amrFor(ctx),
-		// Why a second factor was skipped, as this login step decided.
-		MFASkippedReason: mfaSkippedReason(ctx),
 	}
 	if err := st.CreateSession(ctx, sess); err != nil {
 		return "", nil, err

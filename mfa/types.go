@@ -106,9 +106,6 @@ type Session struct {
 	MFA bool
 	// AMR says how the user authenticated (RFC 8176 values: AMRPassword...).
 	AMR []string
-	// MFASkippedReason is set on a session just issued without the second
-	// factor the policy asks (ReasonNoSeat); not stored.
-	MFASkippedReason string
 }
 
 // Viewer is who a request acts as.
