@@ -287,7 +287,13 @@ func Run(ctx context.Context, cfg Config, opts ...Option) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	go s.purgeLoop(ctx, purgeInterval)
-	s.log.Info("twofold: listening", "addr", ln.Addr().String(), "playground", "http://"+ln.Addr().String()+"/playground", "dev", cfg.Dev)
+	base := "http://" + ln.Addr().String()
+	if _, port, err := net.SplitHostPort(ln.Addr().String()); err == nil {
+		// Passkeys need the page's host to match the RP id (localhost by
+		// default), so the printed links use localhost.
+		base = "http://localhost:" + port
+	}
+	s.log.Info("twofold: listening", "addr", ln.Addr().String(), "demo", base+"/demo", "playground", base+"/playground", "dev", cfg.Dev)
 	select {
 	case err := <-errc:
 		return err
