@@ -482,42 +482,6 @@ func TestNewStatic(t *testing.T) {
 	host.NewStatic(totpfactor.New(), totpfactor.New())
 }
 
-// BenchmarkFinishVerification measures one TOTP verification through the
-// real plugin process (go-plugin gRPC with AutoMTLS) and in-process.
-func BenchmarkFinishVerification(b *testing.B) {
-	ctx := context.Background()
-	registries := []struct {
-		name string
-		r    *host.Registry
-	}{
-		{"plugin", start(b, host.Config{Dir: pluginDir(b, "totp")})},
-		{"inprocess", host.NewStatic(totpfactor.New())},
-	}
-	for _, reg := range registries {
-		b.Run(reg.name, func(b *testing.B) {
-			f := factor(b, reg.r, "totp")
-			begin, err := f.BeginEnrollment(ctx, &factors.BeginEnrollmentRequest{User: factors.User{ID: "u", Name: "bench"}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var cd totpfactor.ClientData
-			if err := json.Unmarshal(begin.ClientData, &cd); err != nil {
-				b.Fatal(err)
-			}
-			body, _ := json.Marshal(totpfactor.Response{Code: totpfactor.Code(cd.Secret, time.Now())})
-			// The pending state records no used step, so the same code
-			// verifies on every call: the whole successful path (decode,
-			// HMAC over the skew window, compare, new state).
-			req := &factors.FinishVerificationRequest{Credential: factors.Credential{State: begin.PendingState}, Response: body}
-			for b.Loop() {
-				if _, err := f.FinishVerification(ctx, req); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
 // A restart checks the binary again: a plugin file swapped after start (here
 // the same program with bytes appended, which would otherwise run and pass
 // every other check) is refused when the crashed process is replaced, until

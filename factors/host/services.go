@@ -78,16 +78,17 @@ type grant struct {
 // serve is ctx for one call to p's plugin: it carries the host's time and,
 // when the call serves a user, a new grant for that user, revoked by done.
 func (p *proc) serve(ctx context.Context, userID string) (_ context.Context, done func()) {
-	ctx = metadata.AppendToOutgoingContext(ctx, wire.TimeKey, p.r.now().Format(time.RFC3339Nano))
+	now := p.r.now().Format(time.RFC3339Nano)
 	if userID == "" {
-		return ctx, func() {}
+		return metadata.AppendToOutgoingContext(ctx, wire.TimeKey, now), func() {}
 	}
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	token := base64.RawURLEncoding.EncodeToString(b[:])
 	key := sha256.Sum256([]byte(token))
 	p.r.grants.Store(key, grant{p: p, userID: userID, expires: time.Now().Add(p.r.cfg.CallTimeout)})
-	return metadata.AppendToOutgoingContext(ctx, wire.GrantKey, token), func() { p.r.grants.Delete(key) }
+	// One metadata append for both keys: one context, not two.
+	return metadata.AppendToOutgoingContext(ctx, wire.TimeKey, now, wire.GrantKey, token), func() { p.r.grants.Delete(key) }
 }
 
 // services are the host services of one plugin (all its processes).
