@@ -84,7 +84,7 @@ func (s *Service) credential(e *Enrollment) (factors.Credential, error) {
 }
 
 func (s *Service) factorUser(ctx context.Context, u *User) (factors.User, error) {
-	org, err := s.store.OrganizationByID(ctx, u.OrganizationID)
+	slug, err := s.orgSlug(ctx, u.OrganizationID)
 	if err != nil {
 		return factors.User{}, err
 	}
@@ -92,7 +92,21 @@ func (s *Service) factorUser(ctx context.Context, u *User) (factors.User, error)
 	if name == "" {
 		name = u.Username
 	}
-	return factors.User{ID: u.ID, Name: u.Username, DisplayName: name, Organization: org.Slug}, nil
+	return factors.User{ID: u.ID, Name: u.Username, DisplayName: name, Organization: slug}, nil
+}
+
+// orgSlug is the organization's slug, read once per process (slugs never
+// change).
+func (s *Service) orgSlug(ctx context.Context, orgID string) (string, error) {
+	if v, ok := s.orgSlugs.Load(orgID); ok {
+		return v.(string), nil
+	}
+	org, err := s.store.OrganizationByID(ctx, orgID)
+	if err != nil {
+		return "", err
+	}
+	s.orgSlugs.Store(orgID, org.Slug)
+	return org.Slug, nil
 }
 
 // BeginEnrollmentRequest starts enrolling a factor. Exactly one of these

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -118,6 +119,9 @@ type Service struct {
 	// dummyHash is verified against when a login names no user, so unknown
 	// and known usernames cost the same.
 	dummyHash string
+	// orgSlugs caches organization id -> slug: a slug never changes, and
+	// every second-factor call names the organization to its plugin.
+	orgSlugs sync.Map
 }
 
 // Option configures a Service.
