@@ -21,7 +21,7 @@ const (
 	// suspension, read with the policies (issue 11).
 	stmtsPasswordLogin = 10 // org, user, policies, licence, attempt slot, factors, requests; login row, session, audit
 	stmtsPasswordStep  = 9  // org, user, policies, licence, attempt slot, factors, requests, slot back, ticket
-	stmtsVerifyTOTP    = 11 // ticket, user, enrollment, policies, licence, attempt slot; state CAS, ticket, login row, session, audit (the organization's slug is cached)
+	stmtsVerifyTOTP    = 10 // ticket with its user, enrollment, policies, licence, attempt slot; state CAS, ticket, login row, session, audit (the organization's slug is cached)
 )
 
 func TestLoginStatementCounts(t *testing.T) {

@@ -155,6 +155,9 @@ type FactorStore interface {
 
 	CreateLoginTicket(ctx context.Context, t *LoginTicket) error
 	LoginTicketByHash(ctx context.Context, hash string) (*LoginTicket, error)
+	// LoginTicketAndUser reads a ticket and its user in one statement;
+	// ErrNotFound if either is gone.
+	LoginTicketAndUser(ctx context.Context, hash string) (*LoginTicket, *User, error)
 	// SetTicketChallenge stores a verification challenge on an unconsumed
 	// ticket.
 	SetTicketChallenge(ctx context.Context, t *LoginTicket) error

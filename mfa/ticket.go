@@ -54,7 +54,7 @@ func (s *Service) openTicket(ctx context.Context, token string, status LoginStat
 	if token == "" || len(token) > 128 {
 		return nil, nil, errBadTicket
 	}
-	t, err := s.store.LoginTicketByHash(ctx, hashToken(token))
+	t, u, err := s.store.LoginTicketAndUser(ctx, hashToken(token))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, errBadTicket
 	}
@@ -63,10 +63,6 @@ func (s *Service) openTicket(ctx context.Context, token string, status LoginStat
 	}
 	if t.Status != status || t.ConsumedAt != nil || !s.now().Before(t.ExpiresAt) || t.UserID == "" {
 		return nil, nil, errBadTicket
-	}
-	u, err := s.store.UserByID(ctx, t.UserID)
-	if err != nil {
-		return nil, nil, notFound(err, "user")
 	}
 	if u.Status != UserActive {
 		return nil, nil, errBadTicket

@@ -137,11 +137,7 @@ func (s *Store) LoginTicketByHash(ctx context.Context, hash string) (*mfa.LoginT
 	if err := first(s.conn(ctx), &r, "token_hash = ?", hash); err != nil {
 		return nil, err
 	}
-	return &mfa.LoginTicket{
-		ID: r.ID, TokenHash: r.TokenHash, OrganizationID: r.OrganizationID, UserID: r.UserID, Status: mfa.LoginStatus(r.Status),
-		ChallengeEnrollmentID: r.ChallengeEnrollmentID, Challenge: r.Challenge, ChallengeKeyID: r.ChallengeKeyID,
-		CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), ConsumedAt: utc(r.ConsumedAt),
-	}, nil
+	return r.toMFA(), nil
 }
 
 func (s *Store) SetTicketChallenge(ctx context.Context, t *mfa.LoginTicket) error {
