@@ -27,7 +27,15 @@ func (s *Service) BeginVerification(ctx context.Context, ticket, enrollmentID st
 	if err != nil {
 		return nil, err
 	}
-	resp, err := f.BeginVerification(ctx, &factors.BeginVerificationRequest{User: fu, Credentials: []factors.Credential{cred}})
+	// A resend: the factor sees the session state it gave before for this
+	// credential (a code factor's cool-down).
+	var previous []byte
+	if len(t.Challenge) > 0 && t.ChallengeEnrollmentID == e.ID {
+		if previous, err = s.keyring.Open(t.Challenge, t.ChallengeKeyID, t.aad()); err != nil {
+			return nil, err
+		}
+	}
+	resp, err := f.BeginVerification(ctx, &factors.BeginVerificationRequest{User: fu, Credentials: []factors.Credential{cred}, SessionState: previous})
 	if err != nil {
 		return nil, s.factorError(ctx, err)
 	}
