@@ -266,6 +266,19 @@ var authzFields = map[string]authzField{
 	"setPolicy": {ids: true, vars: func(x *authzCall) map[string]any {
 		return withInput(map[string]any{"scope": map[string]any{"userId": x.subject().id}, "mode": "OPTIONAL"})
 	}},
+	// A dry run names a user of the organization: the foreign admin gets
+	// NOT_FOUND.
+	"simulatePolicy": {ids: true, vars: func(x *authzCall) map[string]any {
+		return withInput(map[string]any{"scope": map[string]any{"userId": x.subject().id}, "mode": "REQUIRED"})
+	}},
+	// The ticket of an ENROLLMENT_REQUIRED login with skips left is the
+	// credential (grace_test.go has the refusals).
+	"skipEnrollment": {public: true, vars: func(x *authzCall) map[string]any {
+		u := x.fresh()
+		x.e.setPolicy(x.admin, map[string]any{"scope": map[string]any{"userId": u.id}, "mode": "REQUIRED", "maxEnrollmentSkips": 3})
+		d := x.e.client().must(loginSkipMutation, map[string]any{"o": "demo", "u": u.name, "p": u.pass})
+		return withInput(map[string]any{"ticket": dig(d, "login", "ticket")})
+	}},
 	"clearPolicy": {ids: true, vars: func(x *authzCall) map[string]any {
 		scope := map[string]any{"userId": x.subject().id}
 		x.e.setPolicy(x.admin, map[string]any{"scope": scope, "mode": "OPTIONAL"})

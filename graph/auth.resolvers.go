@@ -24,7 +24,7 @@ func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*
 	if err != nil {
 		return nil, err
 	}
-	return loginPayload(req, res), nil
+	return r.loginAnswer(ctx, res)
 }
 
 // Logout is the resolver for the logout field.

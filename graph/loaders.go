@@ -32,7 +32,7 @@ func newLoaders(svc *mfa.Service) *loaders {
 // withLoaders gives each request its own loaders.
 func withLoaders(svc *mfa.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), loadersKey{}, newLoaders(svc))
+		ctx := withGraceMemo(context.WithValue(r.Context(), loadersKey{}, newLoaders(svc)))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

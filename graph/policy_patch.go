@@ -23,6 +23,13 @@ func policyPatch(in model.SetPolicyInput) mfa.PolicyPatch {
 			allowed.Value = &v
 		}
 	}
+	reminderDays := mfa.Change[[]int]{}
+	if v, set := in.EnrollmentReminderDays.ValueOK(); set {
+		reminderDays.Set = true
+		if v != nil {
+			reminderDays.Value = &v
+		}
+	}
 	return mfa.PolicyPatch{
 		Mode:                     change(in.Mode),
 		AllowedFactorTypes:       allowed,
@@ -32,5 +39,8 @@ func policyPatch(in model.SetPolicyInput) mfa.PolicyPatch {
 		LockoutMinutes:           change(in.LockoutMinutes),
 		AllowPasswordless:        change(in.AllowPasswordless),
 		AllowSelfServiceRecovery: change(in.AllowSelfServiceRecovery),
+		GracePeriodDays:          change(in.GracePeriodDays),
+		MaxEnrollmentSkips:       change(in.MaxEnrollmentSkips),
+		EnrollmentReminderDays:   reminderDays,
 	}
 }

@@ -27,7 +27,7 @@ func (r *mutationResolver) ConfirmMfaRecovery(ctx context.Context, input model.C
 	if err != nil {
 		return nil, err
 	}
-	return loginPayload(requestFrom(ctx), res), nil
+	return r.loginAnswer(ctx, res)
 }
 
 // RequestPasswordReset is the resolver for the requestPasswordReset field.

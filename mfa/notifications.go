@@ -406,5 +406,5 @@ func (s *Service) PreviewNotification(ctx context.Context, v *Viewer, in Templat
 var Events = []Event{
 	EventMFARequired, EventMFADisabledByUser, EventRecoveryLink, EventRecoveryCompleted, EventMFAReset,
 	EventFactorRemoved, EventUnlocked, EventLocked, EventBrowserTrusted, EventPasswordChanged, EventPasswordResetLink,
-	EventAccountActivation, EventLicenseUsage, EventFactorMessage,
+	EventAccountActivation, EventLicenseUsage, EventFactorMessage, EventEnrollmentReminder,
 }

@@ -77,6 +77,14 @@ type PolicySettings struct {
 	// AllowSelfServiceRecovery lets users recover a lost device by an
 	// emailed link (requestMfaRecovery); default on.
 	AllowSelfServiceRecovery *bool
+	// GracePeriodDays gives users who must enrol that many days, from the
+	// first login that found them required, before enrolment is forced
+	// (skipEnrollment until then); MaxEnrollmentSkips caps the skips.
+	// EnrollmentReminderDays are the days before the deadline a reminder
+	// is mailed (grace.go).
+	GracePeriodDays        *int
+	MaxEnrollmentSkips     *int
+	EnrollmentReminderDays []int // nil inherits
 }
 
 // Policy is the settings of one scope of an organization.
@@ -108,6 +116,11 @@ type EffectivePolicy struct {
 	AllowPasswordless  Setting[bool]
 	// AllowSelfServiceRecovery: lost-device links may be requested.
 	AllowSelfServiceRecovery Setting[bool]
+	// GracePeriodDays and MaxEnrollmentSkips: nil values give no grace of
+	// that kind; EnrollmentReminderDays: days before the deadline.
+	GracePeriodDays        Setting[*int]
+	MaxEnrollmentSkips     Setting[*int]
+	EnrollmentReminderDays Setting[[]int]
 	// listed is the allowed list as the winning policy wrote it, uninstalled
 	// types included (nil: no policy lists types, so every type). A factor
 	// of a listed type whose plugin is missing is unavailable, not ignored.
@@ -153,6 +166,9 @@ func resolve(policies []Policy, user *User, installed []string, cfg Config) *Eff
 		// Self-service recovery still needs the password and tells the
 		// organization's managers.
 		AllowSelfServiceRecovery: Setting[bool]{Value: true, Level: LevelDefault},
+		GracePeriodDays:          Setting[*int]{Level: LevelDefault},
+		MaxEnrollmentSkips:       Setting[*int]{Level: LevelDefault},
+		EnrollmentReminderDays:   Setting[[]int]{Value: DefaultEnrollmentReminderDays, Level: LevelDefault},
 	}
 	// Walk from least to most specific so the most specific set value wins.
 	for i := len(levelOrder) - 1; i >= 0; i-- {
@@ -183,6 +199,7 @@ func resolve(policies []Policy, user *User, installed []string, cfg Config) *Eff
 			set(&ep.LockoutMinutes, p.LockoutMinutes, p)
 			set(&ep.AllowPasswordless, p.AllowPasswordless, p)
 			set(&ep.AllowSelfServiceRecovery, p.AllowSelfServiceRecovery, p)
+			setGrace(ep, p)
 		}
 	}
 	return ep
@@ -294,6 +311,9 @@ type loginPlan struct {
 	// skipped is why the password alone is let in where policy asks for a
 	// second factor (ReasonNoSeat).
 	skipped string
+	// grace is the enrolment grace of a policy-required enrolment (nil:
+	// none; grace.go).
+	grace *EnrollmentGrace
 }
 
 // planLogin decides the step after the password, from the user's policy,
@@ -383,6 +403,11 @@ func (s *Service) planLogin(ctx context.Context, user *User, trustedBrowserToken
 			return nil, s.factorsUnavailable(ctx, user, pol.listedOrAllowed())
 		}
 		plan.status = StatusEnrollmentRequired
+		// The grace period counts from the first login that finds the
+		// user required (grace.go).
+		if plan.grace, err = s.startGrace(ctx, user, pol, now); err != nil {
+			return nil, err
+		}
 	}
 	return plan, nil
 }
@@ -527,6 +552,11 @@ type PolicyPatch struct {
 	AllowPasswordless  Change[bool]
 	// AllowSelfServiceRecovery: lost-device links by email.
 	AllowSelfServiceRecovery Change[bool]
+	// GracePeriodDays, MaxEnrollmentSkips, EnrollmentReminderDays: the
+	// enrolment grace (grace.go).
+	GracePeriodDays        Change[int]
+	MaxEnrollmentSkips     Change[int]
+	EnrollmentReminderDays Change[[]int]
 }
 
 // apply returns old with the patch's changes.
@@ -540,6 +570,15 @@ func (p PolicyPatch) apply(old PolicySettings) PolicySettings {
 		AllowSelfServiceRecovery: p.AllowSelfServiceRecovery.apply(old.AllowSelfServiceRecovery),
 		AllowedFactorTypes:       old.AllowedFactorTypes,
 		EnforceFrom:              p.EnforceFrom.apply(old.EnforceFrom),
+		GracePeriodDays:          p.GracePeriodDays.apply(old.GracePeriodDays),
+		MaxEnrollmentSkips:       p.MaxEnrollmentSkips.apply(old.MaxEnrollmentSkips),
+		EnrollmentReminderDays:   old.EnrollmentReminderDays,
+	}
+	if p.EnrollmentReminderDays.Set {
+		out.EnrollmentReminderDays = nil
+		if v := p.EnrollmentReminderDays.Value; v != nil {
+			out.EnrollmentReminderDays = append([]int{}, *v...)
+		}
 	}
 	if p.AllowedFactorTypes.Set {
 		out.AllowedFactorTypes = nil
@@ -610,6 +649,9 @@ func (s *Service) validateSettings(in PolicySettings, p PolicyPatch) error {
 		checkRange("trustedBrowserDays", in.TrustedBrowserDays, 0, maxPolicyTrustedDays),
 		checkRange("maxFailedAttempts", in.MaxFailedAttempts, 1, maxPolicyMaxFailedAttempts),
 		checkRange("lockoutMinutes", in.LockoutMinutes, 1, maxPolicyLockoutMinutes),
+		checkRange("gracePeriodDays", in.GracePeriodDays, 0, maxGracePeriodDays),
+		checkRange("maxEnrollmentSkips", in.MaxEnrollmentSkips, 0, maxEnrollmentSkips),
+		checkReminderDays(in.EnrollmentReminderDays),
 	} {
 		if err != nil {
 			return err
@@ -755,6 +797,16 @@ func policyChanges(a, b PolicySettings) map[string]string {
 	add("lockout_minutes", policyValue(a.LockoutMinutes, strconv.Itoa), policyValue(b.LockoutMinutes, strconv.Itoa))
 	add("allow_passwordless", policyValue(a.AllowPasswordless, strconv.FormatBool), policyValue(b.AllowPasswordless, strconv.FormatBool))
 	add("allow_self_service_recovery", policyValue(a.AllowSelfServiceRecovery, strconv.FormatBool), policyValue(b.AllowSelfServiceRecovery, strconv.FormatBool))
+	add("grace_period_days", policyValue(a.GracePeriodDays, strconv.Itoa), policyValue(b.GracePeriodDays, strconv.Itoa))
+	add("max_enrollment_skips", policyValue(a.MaxEnrollmentSkips, strconv.Itoa), policyValue(b.MaxEnrollmentSkips, strconv.Itoa))
+	ints := func(l []int) string {
+		if l == nil {
+			return ""
+		}
+		b, _ := json.Marshal(l)
+		return string(b)
+	}
+	add("enrollment_reminder_days", ints(a.EnrollmentReminderDays), ints(b.EnrollmentReminderDays))
 	return d
 }
 

@@ -88,6 +88,8 @@ type Store interface {
 	NotificationStore
 	AuditArchiveStore
 	LicenseStore
+	GraceStore
+	SimulationStore
 }
 
 // UserOrderField is what a user list is sorted by.
@@ -118,6 +120,11 @@ type UserFilter struct {
 	FactorType  string
 	// MFARequired filters on the effective policy (resolved in SQL).
 	MFARequired *bool
+	// MFAOverdue filters on the enrolment grace being used up (deadline
+	// passed or skips used); MFADeadlineBefore on a grace deadline before
+	// the time (grace.go). Both match only users who must enrol.
+	MFAOverdue        *bool
+	MFADeadlineBefore *time.Time
 }
 
 // UserQuery is a store-level user list request.

@@ -26,6 +26,12 @@ func fromPolicy(p *mfa.Policy) *policy {
 		s := string(b)
 		r.AllowedFactorTypes = &s
 	}
+	r.GracePeriodDays, r.MaxEnrollmentSkips = p.GracePeriodDays, p.MaxEnrollmentSkips
+	if p.EnrollmentReminderDays != nil {
+		b, _ := json.Marshal(p.EnrollmentReminderDays)
+		s := string(b)
+		r.EnrollmentReminderDays = &s
+	}
 	return r
 }
 
@@ -45,6 +51,8 @@ func (r *policy) toMFA() mfa.Policy {
 		p.AllowedFactorTypes = []string{}
 		_ = json.Unmarshal([]byte(*r.AllowedFactorTypes), &p.AllowedFactorTypes)
 	}
+	p.GracePeriodDays, p.MaxEnrollmentSkips = r.GracePeriodDays, r.MaxEnrollmentSkips
+	p.EnrollmentReminderDays = reminderDays(r.EnrollmentReminderDays)
 	return p
 }
 
@@ -53,7 +61,8 @@ func (s *Store) UpsertPolicy(ctx context.Context, p *mfa.Policy) error {
 	return translate(s.conn(ctx).Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "organization_id"}, {Name: "company_id"}, {Name: "user_type"}, {Name: "user_id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"mode", "allowed_factor_types", "enforce_from", "trusted_browser_days",
-			"max_failed_attempts", "lockout_minutes", "allow_passwordless", "allow_self_service_recovery", "updated_by", "updated_at"}),
+			"max_failed_attempts", "lockout_minutes", "allow_passwordless", "allow_self_service_recovery", "grace_period_days", "max_enrollment_skips", "enrollment_reminder_days",
+			"updated_by", "updated_at"}),
 	}).Create(r).Error)
 }
 

@@ -82,7 +82,7 @@ func (auditEvent) TableName() string   { return "audit_events" }
 
 // allRows lists every table's row type, in creation order.
 func allRows() []any {
-	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}, &recoveryLink{}, &notificationJob{}, &signingKey{}, &notificationTemplate{}, &userSearchToken{}, &licenseRow{}, &licenseUsageRow{}, &billingContactRow{}}
+	return []any{&organization{}, &company{}, &user{}, &session{}, &auditEvent{}, &enrollment{}, &loginTicket{}, &recoveryCode{}, &policy{}, &trustedBrowser{}, &enrollmentRequest{}, &loginThrottle{}, &outboxRow{}, &recoveryLink{}, &notificationJob{}, &signingKey{}, &notificationTemplate{}, &userSearchToken{}, &licenseRow{}, &licenseUsageRow{}, &billingContactRow{}, &graceStateRow{}}
 }
 
 type enrollment struct {
@@ -147,8 +147,13 @@ type policy struct {
 	AllowPasswordless  *bool
 	// AllowSelfServiceRecovery NULL inherits (default on).
 	AllowSelfServiceRecovery *bool
-	UpdatedBy                string    `gorm:"size:36;not null"`
-	UpdatedAt                time.Time `gorm:"not null"`
+	// GracePeriodDays, MaxEnrollmentSkips: the enrolment grace; NULL
+	// inherits. EnrollmentReminderDays is a JSON list of ints.
+	GracePeriodDays        *int
+	MaxEnrollmentSkips     *int
+	EnrollmentReminderDays *string   `gorm:"type:text"`
+	UpdatedBy              string    `gorm:"size:36;not null"`
+	UpdatedAt              time.Time `gorm:"not null"`
 }
 
 type trustedBrowser struct {

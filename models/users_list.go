@@ -26,33 +26,75 @@ const policyJoins = ` LEFT JOIN policies pu ON pu.organization_id = users.organi
 // policyLevels are the join aliases, most specific first.
 var policyLevels = []string{"pu", "pct", "pc", "pt", "po"}
 
-// policyModeSQL is the effective mode: the most specific scope that sets
-// one, else OPTIONAL (mfa.resolve's default).
-var policyModeSQL = func() string {
+// policyExpr writes the SQL of the policy resolution over policyJoins.
+// The zero value reads the stored rows. A simulation (simulate.go)
+// replaces one scope's row: for the users matching the scope, the columns
+// of its level's alias come from the one-row derived table sim (NULL where
+// the row is removed), so one statement computes the policy before and
+// after a change.
+type policyExpr struct {
+	// alias is the replaced level's join alias; match says a user row is
+	// in the replaced scope.
+	alias, match string
+}
+
+// storedPolicy resolves the stored policies.
+var storedPolicy = policyExpr{}
+
+// col is the policy column of a level's alias.
+func (x policyExpr) col(alias, name string) string {
+	if x.alias == alias {
+		return "(CASE WHEN " + x.match + " THEN sim." + name + " ELSE " + alias + "." + name + " END)"
+	}
+	return alias + "." + name
+}
+
+// coalesce is the value of the most specific level that sets the column.
+func (x policyExpr) coalesce(name, fallback string) string {
 	var parts []string
 	for _, a := range policyLevels {
-		parts = append(parts, a+".mode")
+		parts = append(parts, x.col(a, name))
 	}
-	return "COALESCE(" + strings.Join(parts, ", ") + ", '" + string(mfa.ModeOptional) + "')"
-}()
+	if fallback != "" {
+		parts = append(parts, fallback)
+	}
+	return "COALESCE(" + strings.Join(parts, ", ") + ")"
+}
 
-// policyEnforceFromSQL is the effective enforceFrom: that of the most
-// specific scope that sets its mode or its date (a scope that sets its
-// mode without a date is in force at once, as in mfa.resolve).
-var policyEnforceFromSQL = func() string {
+// mode is the effective mode: the most specific scope that sets one, else
+// OPTIONAL (mfa.resolve's default).
+func (x policyExpr) mode() string { return x.coalesce("mode", "'"+string(mfa.ModeOptional)+"'") }
+
+// enforceFrom is the effective enforceFrom: that of the most specific
+// scope that sets its mode or its date (a scope that sets its mode without
+// a date is in force at once, as in mfa.resolve).
+func (x policyExpr) enforceFrom() string {
 	var b strings.Builder
 	b.WriteString("(CASE")
 	for _, a := range policyLevels {
-		b.WriteString(" WHEN " + a + ".mode IS NOT NULL OR " + a + ".enforce_from IS NOT NULL THEN " + a + ".enforce_from")
+		b.WriteString(" WHEN " + x.col(a, "mode") + " IS NOT NULL OR " + x.col(a, "enforce_from") + " IS NOT NULL THEN " + x.col(a, "enforce_from"))
 	}
 	b.WriteString(" END)")
 	return b.String()
-}()
+}
+
+// required is 1 when the effective mode is REQUIRED and in force at the
+// now expression (a placeholder, or sim.now), without the licence switch.
+func (x policyExpr) required(now string) string {
+	return "(" + x.mode() + " = '" + string(mfa.ModeRequired) + "' AND COALESCE(" + x.enforceFrom() + " <= " + now + ", 1))"
+}
+
+// policyModeSQL and policyEnforceFromSQL are the stored policies' mode and
+// enforceFrom.
+var (
+	policyModeSQL        = storedPolicy.mode()
+	policyEnforceFromSQL = storedPolicy.enforceFrom()
+)
 
 // mfaRequiredSQL is 1 when MFA is required for the user row and in force
 // at the one bound argument (now), else 0: the SQL form of
 // mfa.EffectivePolicy.Enforced over mfa.resolve. It needs policyJoins.
-var mfaRequiredSQL = "(" + policyModeSQL + " = '" + string(mfa.ModeRequired) + "' AND COALESCE(" + policyEnforceFromSQL + " <= ?, 1)" + mfaOnSQL + ")"
+var mfaRequiredSQL = "(" + storedPolicy.required("?") + mfaOnSQL + ")"
 
 // mfaOnSQL: MFA is required of nobody while the organization has no MFA
 // subscription or switched it off (the licence row; none: on), as
@@ -189,6 +231,8 @@ func (s *Store) userWhere(q mfa.UserQuery) (where []string, args []any, search b
 	if f.MFARequired != nil {
 		where, args = append(where, mfaRequiredSQL+" = ?"), append(args, q.Now.UTC(), *f.MFARequired)
 	}
+	gw, ga := s.graceUserFilters(f, q.Now)
+	where, args = append(where, gw...), append(args, ga...)
 	return where, args, search
 }
 
@@ -201,7 +245,7 @@ type userRow struct {
 func (s *Store) Users(ctx context.Context, q mfa.UserQuery) (*mfa.Paged[mfa.User], error) {
 	where, args, search := s.userWhere(q)
 	from := " FROM users"
-	if q.Filter.MFARequired != nil {
+	if q.Filter.MFARequired != nil || q.Filter.MFAOverdue != nil || q.Filter.MFADeadlineBefore != nil {
 		from += policyJoins
 	}
 	out := &mfa.Paged[mfa.User]{}

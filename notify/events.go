@@ -48,6 +48,10 @@ var EventVariables = map[mfa.Event][]string{
 	// serves (an email one-time code); factor_type: the plugin's factor,
 	// e.g. emailotp. flows: added factor.message (plugin host services).
 	mfa.EventFactorMessage: {"subject", "text", "factor_type"},
+	// deadline: when the enrolment grace ends (RFC 3339, UTC); days_left:
+	// whole days until then. flows: added mfa.enrolment_reminder (grace
+	// periods).
+	mfa.EventEnrollmentReminder: {"deadline", "days_left"},
 }
 
 // sampleData is what previews render with.
@@ -58,6 +62,7 @@ var sampleData = map[string]string{
 	"until": "2030-01-01T12:00:00Z", "browser": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0", "ip": "203.0.113.7",
 	"threshold": "80", "used": "40", "seats": "50", "available": "10",
 	"subject": "Your sign-in code", "text": "Your code is 123456. It expires in 5 minutes.",
+	"deadline": "2030-01-01T12:00:00Z", "days_left": "7",
 }
 
 // variables is every variable ev's templates may use; ok is false for an

@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Server, error) {
 	jobs, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopJobs = stop
 	go s.notificationJobLoop(jobs, notificationJobInterval)
+	go s.enrollmentReminderLoop(jobs, enrollmentReminderInterval)
 	return s, nil
 }
 

@@ -35,6 +35,12 @@ type EffectivePolicyResolver interface {
 	AllowPasswordlessSource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
 	AllowSelfServiceRecovery(ctx context.Context, obj *mfa.EffectivePolicy) (bool, error)
 	AllowSelfServiceRecoverySource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
+	GracePeriodDays(ctx context.Context, obj *mfa.EffectivePolicy) (*int, error)
+	GracePeriodDaysSource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
+	MaxEnrollmentSkips(ctx context.Context, obj *mfa.EffectivePolicy) (*int, error)
+	MaxEnrollmentSkipsSource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
+	EnrollmentReminderDays(ctx context.Context, obj *mfa.EffectivePolicy) ([]int, error)
+	EnrollmentReminderDaysSource(ctx context.Context, obj *mfa.EffectivePolicy) (mfa.ScopeLevel, error)
 }
 type PolicyScopeResolver interface {
 	Level(ctx context.Context, obj *mfa.PolicyScope) (mfa.ScopeLevel, error)
@@ -436,6 +442,144 @@ func (ec *executionContext) _EffectivePolicy_allowSelfServiceRecoverySource(ctx 
 	)
 }
 func (ec *executionContext) fieldContext_EffectivePolicy_allowSelfServiceRecoverySource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "ScopeLevel")
+}
+
+func (ec *executionContext) _EffectivePolicy_gracePeriodDays(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_gracePeriodDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().GracePeriodDays(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_gracePeriodDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "Int")
+}
+
+func (ec *executionContext) _EffectivePolicy_gracePeriodDaysSource(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_gracePeriodDaysSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().GracePeriodDaysSource(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v mfa.ScopeLevel) graphql.Marshaler {
+			return ec.marshalNScopeLevel2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐScopeLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_gracePeriodDaysSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "ScopeLevel")
+}
+
+func (ec *executionContext) _EffectivePolicy_maxEnrollmentSkips(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_maxEnrollmentSkips(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().MaxEnrollmentSkips(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_maxEnrollmentSkips(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "Int")
+}
+
+func (ec *executionContext) _EffectivePolicy_maxEnrollmentSkipsSource(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_maxEnrollmentSkipsSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().MaxEnrollmentSkipsSource(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v mfa.ScopeLevel) graphql.Marshaler {
+			return ec.marshalNScopeLevel2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐScopeLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_maxEnrollmentSkipsSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "ScopeLevel")
+}
+
+func (ec *executionContext) _EffectivePolicy_enrollmentReminderDays(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_enrollmentReminderDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().EnrollmentReminderDays(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalNInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_enrollmentReminderDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "Int")
+}
+
+func (ec *executionContext) _EffectivePolicy_enrollmentReminderDaysSource(ctx context.Context, field graphql.CollectedField, obj *mfa.EffectivePolicy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EffectivePolicy_enrollmentReminderDaysSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.EffectivePolicy().EnrollmentReminderDaysSource(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v mfa.ScopeLevel) graphql.Marshaler {
+			return ec.marshalNScopeLevel2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐScopeLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EffectivePolicy_enrollmentReminderDaysSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("EffectivePolicy", field, true, true, "ScopeLevel")
 }
 
@@ -915,6 +1059,75 @@ func (ec *executionContext) _Policy_updatedAt(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Policy_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Policy", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Policy_gracePeriodDays(ctx context.Context, field graphql.CollectedField, obj *mfa.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_gracePeriodDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.GracePeriodDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_gracePeriodDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Policy_maxEnrollmentSkips(ctx context.Context, field graphql.CollectedField, obj *mfa.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_maxEnrollmentSkips(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxEnrollmentSkips, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_maxEnrollmentSkips(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Policy_enrollmentReminderDays(ctx context.Context, field graphql.CollectedField, obj *mfa.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_enrollmentReminderDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EnrollmentReminderDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []int) graphql.Marshaler {
+			return ec.marshalOInt2ᚕintᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_enrollmentReminderDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
 }
 
 func (ec *executionContext) _PolicyConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.PolicyConnection) (ret graphql.Marshaler) {
@@ -1665,7 +1878,7 @@ func (ec *executionContext) unmarshalInputSetPolicyInput(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"scope", "mode", "allowedFactorTypes", "enforceFrom", "trustedBrowserDays", "maxFailedAttempts", "lockoutMinutes", "allowPasswordless", "allowSelfServiceRecovery", "confirmRemoveFactors"}
+	fieldsInOrder := [...]string{"scope", "mode", "allowedFactorTypes", "enforceFrom", "trustedBrowserDays", "maxFailedAttempts", "lockoutMinutes", "allowPasswordless", "allowSelfServiceRecovery", "confirmRemoveFactors", "gracePeriodDays", "maxEnrollmentSkips", "enrollmentReminderDays"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1742,6 +1955,27 @@ func (ec *executionContext) unmarshalInputSetPolicyInput(ctx context.Context, ob
 				return it, err
 			}
 			it.ConfirmRemoveFactors = data
+		case "gracePeriodDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gracePeriodDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GracePeriodDays = graphql.OmittableOf(data)
+		case "maxEnrollmentSkips":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxEnrollmentSkips"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxEnrollmentSkips = graphql.OmittableOf(data)
+		case "enrollmentReminderDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("enrollmentReminderDays"))
+			data, err := ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.EnrollmentReminderDays = graphql.OmittableOf(data)
 		}
 	}
 	return it, nil
@@ -1879,6 +2113,42 @@ func (ec *executionContext) _EffectivePolicy(ctx context.Context, sel ast.Select
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._EffectivePolicy_allowSelfServiceRecoverySource(ctx, field, obj)
+				})
+		case "gracePeriodDays":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_gracePeriodDays(ctx, field, obj)
+				})
+		case "gracePeriodDaysSource":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_gracePeriodDaysSource(ctx, field, obj)
+				})
+		case "maxEnrollmentSkips":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_maxEnrollmentSkips(ctx, field, obj)
+				})
+		case "maxEnrollmentSkipsSource":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_maxEnrollmentSkipsSource(ctx, field, obj)
+				})
+		case "enrollmentReminderDays":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_enrollmentReminderDays(ctx, field, obj)
+				})
+		case "enrollmentReminderDaysSource":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._EffectivePolicy_enrollmentReminderDaysSource(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -2118,6 +2388,21 @@ func (ec *executionContext) _Policy(ctx context.Context, sel ast.SelectionSet, o
 		case "updatedAt":
 			out.Values[i] = ec._Policy_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "gracePeriodDays":
+			out.Values[i] = ec._Policy_gracePeriodDays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "maxEnrollmentSkips":
+			out.Values[i] = ec._Policy_maxEnrollmentSkips(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "enrollmentReminderDays":
+			out.Values[i] = ec._Policy_enrollmentReminderDays(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -2470,6 +2755,10 @@ func (ec *executionContext) marshalNOkPayload2ᚖgithubᚗcomᚋtwofoldauthᚋtw
 		return graphql.Null
 	}
 	return ec._OkPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPolicy2githubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicy(ctx context.Context, sel ast.SelectionSet, v mfa.Policy) graphql.Marshaler {
+	return ec._Policy(ctx, sel, &v)
 }
 
 func (ec *executionContext) marshalNPolicy2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicy(ctx context.Context, sel ast.SelectionSet, v *mfa.Policy) graphql.Marshaler {

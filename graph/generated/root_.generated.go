@@ -33,6 +33,7 @@ type ResolverRoot interface {
 	NotificationSetting() NotificationSettingResolver
 	PolicyScope() PolicyScopeResolver
 	Query() QueryResolver
+	SimulationGroup() SimulationGroupResolver
 	User() UserResolver
 	AuditFilter() AuditFilterResolver
 	NotificationFilter() NotificationFilterResolver
@@ -138,8 +139,14 @@ type ComplexityRoot struct {
 		EnforceFrom                    func(childComplexity int) int
 		EnforceFromSource              func(childComplexity int) int
 		Enforced                       func(childComplexity int) int
+		EnrollmentReminderDays         func(childComplexity int) int
+		EnrollmentReminderDaysSource   func(childComplexity int) int
+		GracePeriodDays                func(childComplexity int) int
+		GracePeriodDaysSource          func(childComplexity int) int
 		LockoutMinutes                 func(childComplexity int) int
 		LockoutMinutesSource           func(childComplexity int) int
+		MaxEnrollmentSkips             func(childComplexity int) int
+		MaxEnrollmentSkipsSource       func(childComplexity int) int
 		MaxFailedAttempts              func(childComplexity int) int
 		MaxFailedAttemptsSource        func(childComplexity int) int
 		Mode                           func(childComplexity int) int
@@ -239,10 +246,13 @@ type ComplexityRoot struct {
 
 	LoginPayload struct {
 		AllowedFactorTypes   func(childComplexity int) int
+		CanSkip              func(childComplexity int) int
+		Deadline             func(childComplexity int) int
 		EnforceFrom          func(childComplexity int) int
 		Factors              func(childComplexity int) int
 		MfaSkippedReason     func(childComplexity int) int
 		RequestedFactorTypes func(childComplexity int) int
+		SkipsLeft            func(childComplexity int) int
 		Status               func(childComplexity int) int
 		Ticket               func(childComplexity int) int
 		TicketExpiresAt      func(childComplexity int) int
@@ -301,6 +311,7 @@ type ComplexityRoot struct {
 		SetNotificationTemplate   func(childComplexity int, input model.SetNotificationTemplateInput) int
 		SetOrganizationMfa        func(childComplexity int, input model.SetOrganizationMfaInput) int
 		SetPolicy                 func(childComplexity int, input model.SetPolicyInput) int
+		SkipEnrollment            func(childComplexity int, input model.SkipEnrollmentInput) int
 		SuspendOrganization       func(childComplexity int, input model.OrganizationIDInput) int
 		UnlockUser                func(childComplexity int, input model.UserIDInput) int
 		UpdateUser                func(childComplexity int, input mfa.UpdateUserInput) int
@@ -399,8 +410,11 @@ type ComplexityRoot struct {
 		AllowSelfServiceRecovery func(childComplexity int) int
 		AllowedFactorTypes       func(childComplexity int) int
 		EnforceFrom              func(childComplexity int) int
+		EnrollmentReminderDays   func(childComplexity int) int
+		GracePeriodDays          func(childComplexity int) int
 		ID                       func(childComplexity int) int
 		LockoutMinutes           func(childComplexity int) int
+		MaxEnrollmentSkips       func(childComplexity int) int
 		MaxFailedAttempts        func(childComplexity int) int
 		Mode                     func(childComplexity int) int
 		Scope                    func(childComplexity int) int
@@ -426,6 +440,17 @@ type ComplexityRoot struct {
 		UserType  func(childComplexity int) int
 	}
 
+	PolicySimulation struct {
+		LoseFactorType  func(childComplexity int) int
+		NewlyMustEnroll func(childComplexity int) int
+		NewlyRequired   func(childComplexity int) int
+		NoLongerAsked   func(childComplexity int) int
+		Policy          func(childComplexity int) int
+		SeatsAvailable  func(childComplexity int) int
+		SeatsNeeded     func(childComplexity int) int
+		SeatsShort      func(childComplexity int) int
+	}
+
 	Query struct {
 		AuditEvents          func(childComplexity int, first *int, after *string, filter *mfa.AuditFilter) int
 		Companies            func(childComplexity int, first *int, after *string) int
@@ -442,6 +467,7 @@ type ComplexityRoot struct {
 		Policies             func(childComplexity int, filter *model.PolicyFilter, first *int, after *string) int
 		PreviewNotification  func(childComplexity int, input model.PreviewNotificationInput) int
 		SessionAssertion     func(childComplexity int) int
+		SimulatePolicy       func(childComplexity int, input model.SetPolicyInput) int
 		User                 func(childComplexity int, id string) int
 		UserEnrollments      func(childComplexity int, userID string, first *int, after *string) int
 		UserTrustedBrowsers  func(childComplexity int, userID string) int
@@ -476,6 +502,11 @@ type ComplexityRoot struct {
 		Policy func(childComplexity int) int
 	}
 
+	SimulationGroup struct {
+		Count func(childComplexity int) int
+		Users func(childComplexity int, first *int, after *string) int
+	}
+
 	TrustedBrowser struct {
 		CreatedAt  func(childComplexity int) int
 		ExpiresAt  func(childComplexity int) int
@@ -501,11 +532,13 @@ type ComplexityRoot struct {
 		LastLoginAt        func(childComplexity int) int
 		LastMFAAt          func(childComplexity int) int
 		Locked             func(childComplexity int) int
+		MfaDeadline        func(childComplexity int) int
 		MfaEnrolled        func(childComplexity int) int
 		MfaRequired        func(childComplexity int) int
 		Organization       func(childComplexity int) int
 		Permissions        func(childComplexity int) int
 		RecoveryCodesLeft  func(childComplexity int) int
+		SkipsLeft          func(childComplexity int) int
 		Status             func(childComplexity int) int
 		UserType           func(childComplexity int) int
 		Username           func(childComplexity int) int
@@ -852,6 +885,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EffectivePolicy.Enforced(childComplexity), true
+	case "EffectivePolicy.enrollmentReminderDays":
+		if e.ComplexityRoot.EffectivePolicy.EnrollmentReminderDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.EnrollmentReminderDays(childComplexity), true
+	case "EffectivePolicy.enrollmentReminderDaysSource":
+		if e.ComplexityRoot.EffectivePolicy.EnrollmentReminderDaysSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.EnrollmentReminderDaysSource(childComplexity), true
+	case "EffectivePolicy.gracePeriodDays":
+		if e.ComplexityRoot.EffectivePolicy.GracePeriodDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.GracePeriodDays(childComplexity), true
+	case "EffectivePolicy.gracePeriodDaysSource":
+		if e.ComplexityRoot.EffectivePolicy.GracePeriodDaysSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.GracePeriodDaysSource(childComplexity), true
 	case "EffectivePolicy.lockoutMinutes":
 		if e.ComplexityRoot.EffectivePolicy.LockoutMinutes == nil {
 			break
@@ -864,6 +921,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.EffectivePolicy.LockoutMinutesSource(childComplexity), true
+	case "EffectivePolicy.maxEnrollmentSkips":
+		if e.ComplexityRoot.EffectivePolicy.MaxEnrollmentSkips == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.MaxEnrollmentSkips(childComplexity), true
+	case "EffectivePolicy.maxEnrollmentSkipsSource":
+		if e.ComplexityRoot.EffectivePolicy.MaxEnrollmentSkipsSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EffectivePolicy.MaxEnrollmentSkipsSource(childComplexity), true
 	case "EffectivePolicy.maxFailedAttempts":
 		if e.ComplexityRoot.EffectivePolicy.MaxFailedAttempts == nil {
 			break
@@ -1259,6 +1328,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LoginPayload.AllowedFactorTypes(childComplexity), true
+	case "LoginPayload.canSkip":
+		if e.ComplexityRoot.LoginPayload.CanSkip == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.CanSkip(childComplexity), true
+	case "LoginPayload.deadline":
+		if e.ComplexityRoot.LoginPayload.Deadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.Deadline(childComplexity), true
 	case "LoginPayload.enforceFrom":
 		if e.ComplexityRoot.LoginPayload.EnforceFrom == nil {
 			break
@@ -1283,6 +1364,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.LoginPayload.RequestedFactorTypes(childComplexity), true
+	case "LoginPayload.skipsLeft":
+		if e.ComplexityRoot.LoginPayload.SkipsLeft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LoginPayload.SkipsLeft(childComplexity), true
 	case "LoginPayload.status":
 		if e.ComplexityRoot.LoginPayload.Status == nil {
 			break
@@ -1750,6 +1837,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetPolicy(childComplexity, args["input"].(model.SetPolicyInput)), true
+	case "Mutation.skipEnrollment":
+		if e.ComplexityRoot.Mutation.SkipEnrollment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_skipEnrollment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SkipEnrollment(childComplexity, args["input"].(model.SkipEnrollmentInput)), true
 	case "Mutation.suspendOrganization":
 		if e.ComplexityRoot.Mutation.SuspendOrganization == nil {
 			break
@@ -2120,6 +2218,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Policy.EnforceFrom(childComplexity), true
+	case "Policy.enrollmentReminderDays":
+		if e.ComplexityRoot.Policy.EnrollmentReminderDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.EnrollmentReminderDays(childComplexity), true
+	case "Policy.gracePeriodDays":
+		if e.ComplexityRoot.Policy.GracePeriodDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.GracePeriodDays(childComplexity), true
 	case "Policy.id":
 		if e.ComplexityRoot.Policy.ID == nil {
 			break
@@ -2132,6 +2242,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Policy.LockoutMinutes(childComplexity), true
+	case "Policy.maxEnrollmentSkips":
+		if e.ComplexityRoot.Policy.MaxEnrollmentSkips == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.MaxEnrollmentSkips(childComplexity), true
 	case "Policy.maxFailedAttempts":
 		if e.ComplexityRoot.Policy.MaxFailedAttempts == nil {
 			break
@@ -2219,6 +2335,55 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PolicyScope.UserType(childComplexity), true
+
+	case "PolicySimulation.loseFactorType":
+		if e.ComplexityRoot.PolicySimulation.LoseFactorType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.LoseFactorType(childComplexity), true
+	case "PolicySimulation.newlyMustEnroll":
+		if e.ComplexityRoot.PolicySimulation.NewlyMustEnroll == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.NewlyMustEnroll(childComplexity), true
+	case "PolicySimulation.newlyRequired":
+		if e.ComplexityRoot.PolicySimulation.NewlyRequired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.NewlyRequired(childComplexity), true
+	case "PolicySimulation.noLongerAsked":
+		if e.ComplexityRoot.PolicySimulation.NoLongerAsked == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.NoLongerAsked(childComplexity), true
+	case "PolicySimulation.policy":
+		if e.ComplexityRoot.PolicySimulation.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.Policy(childComplexity), true
+	case "PolicySimulation.seatsAvailable":
+		if e.ComplexityRoot.PolicySimulation.SeatsAvailable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.SeatsAvailable(childComplexity), true
+	case "PolicySimulation.seatsNeeded":
+		if e.ComplexityRoot.PolicySimulation.SeatsNeeded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.SeatsNeeded(childComplexity), true
+	case "PolicySimulation.seatsShort":
+		if e.ComplexityRoot.PolicySimulation.SeatsShort == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PolicySimulation.SeatsShort(childComplexity), true
 
 	case "Query.auditEvents":
 		if e.ComplexityRoot.Query.AuditEvents == nil {
@@ -2356,6 +2521,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.SessionAssertion(childComplexity), true
+	case "Query.simulatePolicy":
+		if e.ComplexityRoot.Query.SimulatePolicy == nil {
+			break
+		}
+
+		args, err := ec.field_Query_simulatePolicy_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SimulatePolicy(childComplexity, args["input"].(model.SetPolicyInput)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -2467,6 +2643,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetPolicyPayload.Policy(childComplexity), true
 
+	case "SimulationGroup.count":
+		if e.ComplexityRoot.SimulationGroup.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SimulationGroup.Count(childComplexity), true
+	case "SimulationGroup.users":
+		if e.ComplexityRoot.SimulationGroup.Users == nil {
+			break
+		}
+
+		args, err := ec.field_SimulationGroup_users_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.SimulationGroup.Users(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
 	case "TrustedBrowser.createdAt":
 		if e.ComplexityRoot.TrustedBrowser.CreatedAt == nil {
 			break
@@ -2577,6 +2771,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Locked(childComplexity), true
+	case "User.mfaDeadline":
+		if e.ComplexityRoot.User.MfaDeadline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MfaDeadline(childComplexity), true
 	case "User.mfaEnrolled":
 		if e.ComplexityRoot.User.MfaEnrolled == nil {
 			break
@@ -2607,6 +2807,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.RecoveryCodesLeft(childComplexity), true
+	case "User.skipsLeft":
+		if e.ComplexityRoot.User.SkipsLeft == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.SkipsLeft(childComplexity), true
 	case "User.status":
 		if e.ComplexityRoot.User.Status == nil {
 			break
@@ -2740,6 +2946,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetNotificationTemplateInput", ec.unmarshalInputSetNotificationTemplateInput),
 			graphql.NewInputUnmarshaler("SetOrganizationMfaInput", ec.unmarshalInputSetOrganizationMfaInput),
 			graphql.NewInputUnmarshaler("SetPolicyInput", ec.unmarshalInputSetPolicyInput),
+			graphql.NewInputUnmarshaler("SkipEnrollmentInput", ec.unmarshalInputSkipEnrollmentInput),
 			graphql.NewInputUnmarshaler("UpdateUserInput", ec.unmarshalInputUpdateUserInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserIdInput", ec.unmarshalInputUserIdInput),
@@ -3136,6 +3343,106 @@ type EnrollmentConnection {
   edges: [EnrollmentEdge!]!
   pageInfo: PageInfo!
   totalCount: Int!
+}
+`, BuiltIn: false},
+	{Name: "../schema/grace.graphqls", Input: `# Enrolment grace periods and the policy dry run.
+
+extend type Policy {
+  "Days a user who must enrol may postpone it, from the first login that found them required; null inherits."
+  gracePeriodDays: Int
+  "How many logins a user who must enrol may skip it; null inherits."
+  maxEnrollmentSkips: Int
+  "Days before the grace deadline a reminder is mailed (mfa.enrolment_reminder); null inherits."
+  enrollmentReminderDays: [Int!]
+}
+
+extend input SetPolicyInput {
+  "Days (0 to 365) users who must enrol may postpone it, counted per user from the first login that found them required; null: no deadline."
+  gracePeriodDays: Int
+  "How many logins (0 to 100) users who must enrol may skip it (skipEnrollment); null: no limit on skips (a deadline alone)."
+  maxEnrollmentSkips: Int
+  "Days (1 to 365, at most 10) before the deadline a reminder is mailed. Default [7, 1]."
+  enrollmentReminderDays: [Int!]
+}
+
+extend type EffectivePolicy {
+  "null: no deadline."
+  gracePeriodDays: Int
+  gracePeriodDaysSource: ScopeLevel!
+  "null: skips are not limited (or no grace: both null)."
+  maxEnrollmentSkips: Int
+  maxEnrollmentSkipsSource: ScopeLevel!
+  enrollmentReminderDays: [Int!]!
+  enrollmentReminderDaysSource: ScopeLevel!
+}
+
+extend type LoginPayload {
+  "ENROLLMENT_REQUIRED under a grace period: skipEnrollment may finish this login with the password alone."
+  canSkip: Boolean
+  "Skips left after the grace's limit (null: not limited, or no grace)."
+  skipsLeft: Int
+  "When the grace period ends (null: no deadline)."
+  deadline: Time
+}
+
+extend type User {
+  "The deadline of the user's enrolment grace, while they must enrol (null otherwise, or without a deadline)."
+  mfaDeadline: Time
+  "Enrolment skips left, while they must enrol under a limit of skips."
+  skipsLeft: Int
+}
+
+extend input UserFilter {
+  "Users who must enrol and whose grace is used up (deadline passed or every skip used); false: the others."
+  mfaOverdue: Boolean
+  "Users who must enrol whose grace deadline is before this instant."
+  mfaDeadlineBefore: Time
+}
+
+input SkipEnrollmentInput {
+  "The ENROLLMENT_REQUIRED login's ticket."
+  ticket: String!
+}
+
+"What a policy change would do, computed as logins resolve policy; nothing is changed."
+type PolicySimulation {
+  "The scope's policy as setPolicy would leave it (id empty for a new scope)."
+  policy: Policy!
+  "MFA becomes required (and in force) for them."
+  newlyRequired: SimulationGroup!
+  "Their next login will ask them to enrol and would not have."
+  newlyMustEnroll: SimulationGroup!
+  "Asked for a factor (or an enrolment) at login before, not after."
+  noLongerAsked: SimulationGroup!
+  "An active factor of theirs is allowed before and not after."
+  loseFactorType: SimulationGroup!
+  "Newly must enrol and hold no seat yet: seats the change needs as they enrol."
+  seatsNeeded: SimulationGroup!
+  "Seats free now (null: no limit)."
+  seatsAvailable: Int
+  "seatsNeeded beyond seatsAvailable: users who would be let in without MFA (NO_SEAT_AVAILABLE)."
+  seatsShort: Int!
+}
+
+type SimulationGroup {
+  count: Int!
+  "The group's users by username."
+  users(first: Int, after: String): UserConnection!
+}
+
+extend type Query {
+  "What setPolicy with this input would change, without changing anything (MANAGE_ORGANIZATION)."
+  simulatePolicy(input: SetPolicyInput!): PolicySimulation! @auth(requires: MANAGE_ORGANIZATION)
+}
+
+extend type Mutation {
+  """
+  Finishes an ENROLLMENT_REQUIRED login with the password alone while the
+  user's grace lasts (canSkip). Audited as login.enrollment_skipped; the
+  answer's mfaSkippedReason is ENROLLMENT_SKIPPED. FORBIDDEN with reason
+  NO_GRACE_PERIOD, GRACE_PERIOD_OVER or NO_SKIPS_LEFT otherwise.
+  """
+  skipEnrollment(input: SkipEnrollmentInput!): LoginPayload!
 }
 `, BuiltIn: false},
 	{Name: "../schema/license.graphqls", Input: `# MFA seats, usage alerts, billing contacts and the master switch.
@@ -4189,6 +4496,18 @@ func (ec *executionContext) childFields_EffectivePolicy(ctx context.Context, fie
 		return ec.fieldContext_EffectivePolicy_allowSelfServiceRecovery(ctx, field)
 	case "allowSelfServiceRecoverySource":
 		return ec.fieldContext_EffectivePolicy_allowSelfServiceRecoverySource(ctx, field)
+	case "gracePeriodDays":
+		return ec.fieldContext_EffectivePolicy_gracePeriodDays(ctx, field)
+	case "gracePeriodDaysSource":
+		return ec.fieldContext_EffectivePolicy_gracePeriodDaysSource(ctx, field)
+	case "maxEnrollmentSkips":
+		return ec.fieldContext_EffectivePolicy_maxEnrollmentSkips(ctx, field)
+	case "maxEnrollmentSkipsSource":
+		return ec.fieldContext_EffectivePolicy_maxEnrollmentSkipsSource(ctx, field)
+	case "enrollmentReminderDays":
+		return ec.fieldContext_EffectivePolicy_enrollmentReminderDays(ctx, field)
+	case "enrollmentReminderDaysSource":
+		return ec.fieldContext_EffectivePolicy_enrollmentReminderDaysSource(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type EffectivePolicy", field.Name)
 }
@@ -4391,6 +4710,12 @@ func (ec *executionContext) childFields_LoginPayload(ctx context.Context, field 
 		return ec.fieldContext_LoginPayload_enforceFrom(ctx, field)
 	case "trustBrowserOffered":
 		return ec.fieldContext_LoginPayload_trustBrowserOffered(ctx, field)
+	case "canSkip":
+		return ec.fieldContext_LoginPayload_canSkip(ctx, field)
+	case "skipsLeft":
+		return ec.fieldContext_LoginPayload_skipsLeft(ctx, field)
+	case "deadline":
+		return ec.fieldContext_LoginPayload_deadline(ctx, field)
 	case "mfaSkippedReason":
 		return ec.fieldContext_LoginPayload_mfaSkippedReason(ctx, field)
 	case "requestedFactorTypes":
@@ -4621,6 +4946,12 @@ func (ec *executionContext) childFields_Policy(ctx context.Context, field graphq
 		return ec.fieldContext_Policy_allowSelfServiceRecovery(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Policy_updatedAt(ctx, field)
+	case "gracePeriodDays":
+		return ec.fieldContext_Policy_gracePeriodDays(ctx, field)
+	case "maxEnrollmentSkips":
+		return ec.fieldContext_Policy_maxEnrollmentSkips(ctx, field)
+	case "enrollmentReminderDays":
+		return ec.fieldContext_Policy_enrollmentReminderDays(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Policy", field.Name)
 }
@@ -4659,6 +4990,28 @@ func (ec *executionContext) childFields_PolicyScope(ctx context.Context, field g
 		return ec.fieldContext_PolicyScope_userId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PolicyScope", field.Name)
+}
+
+func (ec *executionContext) childFields_PolicySimulation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "policy":
+		return ec.fieldContext_PolicySimulation_policy(ctx, field)
+	case "newlyRequired":
+		return ec.fieldContext_PolicySimulation_newlyRequired(ctx, field)
+	case "newlyMustEnroll":
+		return ec.fieldContext_PolicySimulation_newlyMustEnroll(ctx, field)
+	case "noLongerAsked":
+		return ec.fieldContext_PolicySimulation_noLongerAsked(ctx, field)
+	case "loseFactorType":
+		return ec.fieldContext_PolicySimulation_loseFactorType(ctx, field)
+	case "seatsNeeded":
+		return ec.fieldContext_PolicySimulation_seatsNeeded(ctx, field)
+	case "seatsAvailable":
+		return ec.fieldContext_PolicySimulation_seatsAvailable(ctx, field)
+	case "seatsShort":
+		return ec.fieldContext_PolicySimulation_seatsShort(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PolicySimulation", field.Name)
 }
 
 func (ec *executionContext) childFields_RecoveryCodesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4713,6 +5066,16 @@ func (ec *executionContext) childFields_SetPolicyPayload(ctx context.Context, fi
 		return ec.fieldContext_SetPolicyPayload_policy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SetPolicyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SimulationGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_SimulationGroup_count(ctx, field)
+	case "users":
+		return ec.fieldContext_SimulationGroup_users(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SimulationGroup", field.Name)
 }
 
 func (ec *executionContext) childFields_TrustedBrowser(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4771,6 +5134,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_createdAt(ctx, field)
 	case "recoveryCodesLeft":
 		return ec.fieldContext_User_recoveryCodesLeft(ctx, field)
+	case "mfaDeadline":
+		return ec.fieldContext_User_mfaDeadline(ctx, field)
+	case "skipsLeft":
+		return ec.fieldContext_User_skipsLeft(ctx, field)
 	case "billingContact":
 		return ec.fieldContext_User_billingContact(ctx, field)
 	case "mfaEnrolled":

@@ -32,6 +32,7 @@ type MutationResolver interface {
 	RenameEnrollment(ctx context.Context, input model.RenameEnrollmentInput) (*model.EnrollmentPayload, error)
 	RemoveEnrollment(ctx context.Context, input model.RemoveEnrollmentInput) (*model.RemoveEnrollmentPayload, error)
 	RegenerateRecoveryCodes(ctx context.Context) (*model.RecoveryCodesPayload, error)
+	SkipEnrollment(ctx context.Context, input model.SkipEnrollmentInput) (*model.LoginPayload, error)
 	SetOrganizationMfa(ctx context.Context, input model.SetOrganizationMfaInput) (*model.SetOrganizationMfaPayload, error)
 	SetBillingContact(ctx context.Context, input model.SetBillingContactInput) (*model.UserPayload, error)
 	SetNotificationTemplate(ctx context.Context, input model.SetNotificationTemplateInput) (*model.NotificationSettingPayload, error)
@@ -69,6 +70,7 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*mfa.User, error)
 	FactorTypes(ctx context.Context) ([]factors.Status, error)
 	MyEnrollments(ctx context.Context, first *int, after *string) (*model.EnrollmentConnection, error)
+	SimulatePolicy(ctx context.Context, input model.SetPolicyInput) (*mfa.PolicySimulation, error)
 	LicenseUsage(ctx context.Context) (*mfa.LicenseUsage, error)
 	Notifications(ctx context.Context, first *int, after *string, filter *mfa.NotificationFilter) (*model.NotificationConnection, error)
 	NotificationSettings(ctx context.Context) ([]mfa.NotificationSetting, error)
@@ -580,6 +582,20 @@ func (ec *executionContext) field_Mutation_setPolicy_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_skipEnrollment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SkipEnrollmentInput, error) {
+			return ec.unmarshalNSkipEnrollmentInput2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐSkipEnrollmentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_suspendOrganization_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -856,6 +872,20 @@ func (ec *executionContext) field_Query_previewNotification_args(ctx context.Con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PreviewNotificationInput, error) {
 			return ec.unmarshalNPreviewNotificationInput2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐPreviewNotificationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_simulatePolicy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetPolicyInput, error) {
+			return ec.unmarshalNSetPolicyInput2githubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐSetPolicyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1486,6 +1516,50 @@ func (ec *executionContext) fieldContext_Mutation_regenerateRecoveryCodes(_ cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RecoveryCodesPayload(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_skipEnrollment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_skipEnrollment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SkipEnrollment(ctx, fc.Args["input"].(model.SkipEnrollmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.LoginPayload) graphql.Marshaler {
+			return ec.marshalNLoginPayload2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋgraphᚋmodelᚐLoginPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_skipEnrollment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LoginPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_skipEnrollment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -3527,6 +3601,68 @@ func (ec *executionContext) fieldContext_Query_myEnrollments(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_simulatePolicy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_simulatePolicy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SimulatePolicy(ctx, fc.Args["input"].(model.SetPolicyInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				requires, err := ec.unmarshalOPermission2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPermission(ctx, "MANAGE_ORGANIZATION")
+				if err != nil {
+					var zeroVal *mfa.PolicySimulation
+					return zeroVal, err
+				}
+				if ec.Directives.Auth == nil {
+					var zeroVal *mfa.PolicySimulation
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0, requires)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *mfa.PolicySimulation) graphql.Marshaler {
+			return ec.marshalNPolicySimulation2ᚖgithubᚗcomᚋtwofoldauthᚋtwofoldᚋmfaᚐPolicySimulation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_simulatePolicy(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PolicySimulation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_simulatePolicy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_licenseUsage(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4573,6 +4709,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "skipEnrollment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_skipEnrollment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "setOrganizationMfa":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_setOrganizationMfa(ctx, field)
@@ -4896,6 +5039,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_myEnrollments(ctx, field)
+				})
+		case "simulatePolicy":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_simulatePolicy(ctx, field)
 				})
 		case "licenseUsage":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,

@@ -24,6 +24,8 @@ type UserResolver interface {
 	Locked(ctx context.Context, obj *mfa.User) (bool, error)
 
 	RecoveryCodesLeft(ctx context.Context, obj *mfa.User) (int, error)
+	MfaDeadline(ctx context.Context, obj *mfa.User) (*time.Time, error)
+	SkipsLeft(ctx context.Context, obj *mfa.User) (*int, error)
 	BillingContact(ctx context.Context, obj *mfa.User) (bool, error)
 	MfaEnrolled(ctx context.Context, obj *mfa.User) (bool, error)
 	MfaRequired(ctx context.Context, obj *mfa.User) (bool, error)
@@ -778,6 +780,52 @@ func (ec *executionContext) fieldContext_User_recoveryCodesLeft(_ context.Contex
 	return graphql.NewScalarFieldContext("User", field, true, true, "Int")
 }
 
+func (ec *executionContext) _User_mfaDeadline(ctx context.Context, field graphql.CollectedField, obj *mfa.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_mfaDeadline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().MfaDeadline(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_mfaDeadline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Time")
+}
+
+func (ec *executionContext) _User_skipsLeft(ctx context.Context, field graphql.CollectedField, obj *mfa.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_skipsLeft(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().SkipsLeft(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_User_skipsLeft(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "Int")
+}
+
 func (ec *executionContext) _User_billingContact(ctx context.Context, field graphql.CollectedField, obj *mfa.User) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -1317,7 +1365,7 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"search", "companyId", "userType", "status", "mfaEnrolled", "mfaRequired", "factorType"}
+	fieldsInOrder := [...]string{"search", "companyId", "userType", "status", "mfaEnrolled", "mfaRequired", "factorType", "mfaOverdue", "mfaDeadlineBefore"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -1373,6 +1421,20 @@ func (ec *executionContext) unmarshalInputUserFilter(ctx context.Context, obj an
 				return it, err
 			}
 			it.FactorType = data
+		case "mfaOverdue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mfaOverdue"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MFAOverdue = data
+		case "mfaDeadlineBefore":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mfaDeadlineBefore"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MFADeadlineBefore = data
 		}
 	}
 	return it, nil
@@ -1848,6 +1910,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_recoveryCodesLeft(ctx, field, obj)
+				})
+		case "mfaDeadline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_mfaDeadline(ctx, field, obj)
+				})
+		case "skipsLeft":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_skipsLeft(ctx, field, obj)
 				})
 		case "billingContact":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

@@ -236,6 +236,12 @@ type LoginPayload struct {
 	EnforceFrom *time.Time `json:"enforceFrom,omitempty"`
 	// Whether verifyFactor (or completeEnrollment on an ENROLLMENT_REQUIRED ticket) may trust this browser.
 	TrustBrowserOffered bool `json:"trustBrowserOffered"`
+	// ENROLLMENT_REQUIRED under a grace period: skipEnrollment may finish this login with the password alone.
+	CanSkip *bool `json:"canSkip,omitempty"`
+	// Skips left after the grace's limit (null: not limited, or no grace).
+	SkipsLeft *int `json:"skipsLeft,omitempty"`
+	// When the grace period ends (null: no deadline).
+	Deadline *time.Time `json:"deadline,omitempty"`
 	// Set when the login was let in without the second factor its policy asks:
 	// NO_SEAT_AVAILABLE (every MFA licence is in use and the user holds none).
 	MfaSkippedReason *string `json:"mfaSkippedReason,omitempty"`
@@ -461,11 +467,22 @@ type SetPolicyInput struct {
 	AllowSelfServiceRecovery graphql.Omittable[*bool] `json:"allowSelfServiceRecovery,omitempty"`
 	// Required to switch a single user's MFA off when they have factors: it removes them.
 	ConfirmRemoveFactors *bool `json:"confirmRemoveFactors,omitempty"`
+	// Days (0 to 365) users who must enrol may postpone it, counted per user from the first login that found them required; null: no deadline.
+	GracePeriodDays graphql.Omittable[*int] `json:"gracePeriodDays,omitempty"`
+	// How many logins (0 to 100) users who must enrol may skip it (skipEnrollment); null: no limit on skips (a deadline alone).
+	MaxEnrollmentSkips graphql.Omittable[*int] `json:"maxEnrollmentSkips,omitempty"`
+	// Days (1 to 365, at most 10) before the deadline a reminder is mailed. Default [7, 1].
+	EnrollmentReminderDays graphql.Omittable[[]int] `json:"enrollmentReminderDays,omitempty"`
 }
 
 type SetPolicyPayload struct {
 	// The scope's whole policy after the patch.
 	Policy *mfa.Policy `json:"policy"`
+}
+
+type SkipEnrollmentInput struct {
+	// The ENROLLMENT_REQUIRED login's ticket.
+	Ticket string `json:"ticket"`
 }
 
 type UpdateUserPayload struct {
