@@ -80,6 +80,9 @@ func connect(url string) (*gorm.DB, error) {
 		// switching a new database to WAL needs its lock too, and servers
 		// starting at once would otherwise get SQLITE_BUSY.
 		dsn := path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		// SQLite parses every statement again unless it is prepared once
+		// and reused (a fifth of a verify's CPU in a profile).
+		cfg.PrepareStmt = true
 		db, err := gorm.Open(sqlite.Open(dsn), cfg)
 		if err != nil {
 			return nil, err
