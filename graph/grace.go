@@ -16,10 +16,7 @@ func (r *Resolver) loginAnswer(ctx context.Context, res *mfa.LoginResult) (*mode
 	if res.Status != mfa.StatusEnrollmentRequired || res.Ticket == "" {
 		return p, nil
 	}
-	g, err := r.Service.TicketGrace(ctx, res.Ticket)
-	if err != nil {
-		return nil, err
-	}
+	g := res.Grace
 	canSkip := g != nil && g.CanSkip
 	p.CanSkip = &canSkip
 	if g != nil {

@@ -197,18 +197,6 @@ func (s *Service) userGrace(ctx context.Context, st Store, u *User) (*Enrollment
 	return pol.grace(gs, now), pol, nil
 }
 
-// TicketGrace is the grace of an ENROLLMENT_REQUIRED login's ticket (nil:
-// none): what its answer shows as canSkip, skipsLeft and deadline.
-func (s *Service) TicketGrace(ctx context.Context, ticket string) (*EnrollmentGrace, error) {
-	ctx = withPolicyMemo(ctx)
-	_, u, err := s.openTicket(ctx, ticket, StatusEnrollmentRequired)
-	if err != nil {
-		return nil, err
-	}
-	g, _, err := s.userGrace(ctx, s.store, u)
-	return g, err
-}
-
 // Refusals of skipEnrollment.
 var (
 	errNoGrace = &Error{Code: CodeForbidden, Reason: "NO_GRACE_PERIOD",

@@ -54,6 +54,9 @@ type LoginResult struct {
 	EnforceFrom *time.Time
 	// TrustBrowserOffered says whether verifyFactor may trust the browser.
 	TrustBrowserOffered bool
+	// Grace is the enrolment grace of an ENROLLMENT_REQUIRED answer (nil:
+	// none): whether skipEnrollment may finish it, skips left, deadline.
+	Grace *EnrollmentGrace
 	// MFASkippedReason says why a session was issued on the password alone
 	// where policy asks for a second factor (ReasonNoSeat).
 	MFASkippedReason string
@@ -171,7 +174,7 @@ func (s *Service) afterPassword(ctx context.Context, user *User, a *attempt, tru
 		return lockedResult(err)
 	}
 	res.AllowedFactorTypes, res.EnforceFrom, res.TrustBrowserOffered = plan.allowed, plan.enforceFrom, plan.trustOffered
-	res.RequestedFactorTypes, res.MFASkippedReason = plan.requested, plan.skipped
+	res.RequestedFactorTypes, res.MFASkippedReason, res.Grace = plan.requested, plan.skipped, plan.grace
 	return res, nil
 }
 
