@@ -7,9 +7,9 @@ package graph
 
 import (
 	"context"
-	"github.com/twofoldauth/twofold/mfa"
 
 	"github.com/twofoldauth/twofold/graph/model"
+	"github.com/twofoldauth/twofold/mfa"
 )
 
 // CreateOrganization is the resolver for the createOrganization field.
