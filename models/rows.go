@@ -23,16 +23,16 @@ type company struct {
 
 type user struct {
 	ID             string  `gorm:"primaryKey;size:36;index:ix_users_org_display,priority:3;index:ix_users_org_created,priority:3;index:ix_users_org_login,priority:3;index:ix_users_org_mfa_at,priority:3;index:ix_users_org_enrolled,priority:3;index:ix_users_org_username_id,priority:3;index:ix_users_org_email_id,priority:3"`
-	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_users_org_username,priority:1;uniqueIndex:ux_users_org_email,priority:1;index:ix_users_org_type,priority:1;index:ix_users_org_display,priority:1;index:ix_users_org_created,priority:1;index:ix_users_org_login,priority:1;index:ix_users_org_mfa_at,priority:1;index:ix_users_org_enrolled,priority:1;index:ix_users_org_status,priority:1;index:ix_users_org_username_id,priority:1;index:ix_users_org_email_id,priority:1"`
-	CompanyID      *string `gorm:"size:36;index:ix_users_company"`
+	OrganizationID string  `gorm:"size:36;not null;uniqueIndex:ux_users_org_username,priority:1;uniqueIndex:ux_users_org_email,priority:1;index:ix_users_org_type,priority:1;index:ix_users_org_display,priority:1;index:ix_users_org_created,priority:1;index:ix_users_org_login,priority:1;index:ix_users_org_mfa_at,priority:1;index:ix_users_org_enrolled,priority:1;index:ix_users_org_status,priority:1;index:ix_users_org_username_id,priority:1;index:ix_users_org_email_id,priority:1;index:ix_users_org_simulate,priority:1"`
+	CompanyID      *string `gorm:"size:36;index:ix_users_company;index:ix_users_org_simulate,priority:3"`
 	Username       string  `gorm:"size:64;not null;uniqueIndex:ux_users_org_username,priority:2;index:ix_users_org_username_id,priority:2"`
 	Email          string  `gorm:"size:254;not null;uniqueIndex:ux_users_org_email,priority:2;index:ix_users_org_email_id,priority:2"`
 	DisplayName    string  `gorm:"size:128;not null;index:ix_users_org_display,priority:2"`
-	UserType       string  `gorm:"size:64;not null;index:ix_users_org_type,priority:2"`
+	UserType       string  `gorm:"size:64;not null;index:ix_users_org_type,priority:2;index:ix_users_org_simulate,priority:4"`
 	// Permissions is a comma list: a handful of values, read with the user.
 	Permissions    string     `gorm:"size:255;not null"`
 	PasswordHash   string     `gorm:"size:255;not null"`
-	Status         string     `gorm:"size:16;not null;index:ix_users_org_status,priority:2"`
+	Status         string     `gorm:"size:16;not null;index:ix_users_org_status,priority:2;index:ix_users_org_simulate,priority:2"`
 	FailedAttempts int        `gorm:"not null;default:0"`
 	LockedUntil    *time.Time ``
 	LastLoginAt    *time.Time `gorm:"index:ix_users_org_login,priority:2"`
@@ -41,7 +41,12 @@ type user struct {
 	UpdatedAt      time.Time  `gorm:"not null"`
 	// MFAEnrolled: the user has an active enrollment, kept by
 	// SyncMFAEnrolled in the transaction of every activation or removal.
-	MFAEnrolled bool `gorm:"column:mfa_enrolled;not null;default:false;index:ix_users_org_enrolled,priority:2;index:ix_users_org_status,priority:3"`
+	MFAEnrolled bool `gorm:"column:mfa_enrolled;not null;default:false;index:ix_users_org_enrolled,priority:2;index:ix_users_org_status,priority:3;index:ix_users_org_simulate,priority:5"`
+	// MFAFactorTypes are the types of the user's active enrollments,
+	// sorted and comma separated (empty for none), kept with MFAEnrolled. A
+	// policy dry run counts users by (company, user type, enrolled, factor
+	// types) from ix_users_org_simulate alone (simulate.go).
+	MFAFactorTypes string `gorm:"column:mfa_factor_types;size:255;not null;default:'';index:ix_users_org_simulate,priority:6"`
 }
 
 type session struct {

@@ -2,169 +2,146 @@ package models
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 
 	"github.com/twofoldauth/twofold/mfa"
 )
 
-// A policy dry run in SQL: every user of the changed scope is resolved
-// twice in one statement, by storedPolicy (before) and by a policyExpr
-// whose scope level reads the simulated row from the one-row derived table
-// sim (after). Nothing outside the scope can change, so the statement
-// reads the scope's users only, through the users' (organization, company)
-// or (organization, user type) indexes.
+// A policy dry run reads classes of identical users (mfa/simulate.go
+// judges them): one GROUP BY over the scope's active users on
+// ix_users_org_simulate (organization, status, company, user type,
+// mfa_enrolled, mfa_factor_types), which covers it, so a million users
+// are one index range and no enrollment is read; then the few users with a
+// user-scope policy or an enrollment request, each alone, and they are
+// taken out of their group's count.
 
-// simulation is the SQL of one dry run.
-type simulation struct {
-	before, after policyExpr
-	// quote wraps a text expression in double quotes (the JSON string of
-	// a factor type id), in the dialect.
-	quote func(string) string
-	// from is the FROM clause with sim and policyJoins; fromArgs its
-	// arguments; where the scope's users and whereArgs theirs.
-	from      string
-	fromArgs  []any
-	where     []string
-	whereArgs []any
-}
-
-// scopeMatch is the scope's level alias and the condition that a user row
-// is in the scope, on sim's columns.
-func scopeMatch(sc mfa.PolicyScope) (alias, match string) {
+// simulationScope is the WHERE of the scope's active users.
+func simulationScope(orgID string, sc mfa.PolicyScope) ([]string, []any) {
+	where, args := []string{"users.organization_id = ?", "users.status = ?"}, []any{orgID, string(mfa.UserActive)}
 	switch sc.Level() {
 	case mfa.LevelUser:
-		return "pu", "users.id = sim.user_id"
+		where, args = append(where, "users.id = ?"), append(args, sc.UserID)
 	case mfa.LevelCompanyUserType:
-		return "pct", "users.company_id = sim.company_id AND users.user_type = sim.user_type"
+		where, args = append(where, "users.company_id = ?", "users.user_type = ?"), append(args, sc.CompanyID, sc.UserType)
 	case mfa.LevelCompany:
-		return "pc", "users.company_id = sim.company_id"
+		where, args = append(where, "users.company_id = ?"), append(args, sc.CompanyID)
 	case mfa.LevelUserType:
-		return "pt", "users.user_type = sim.user_type"
+		where, args = append(where, "users.user_type = ?"), append(args, sc.UserType)
 	}
-	return "po", "1 = 1"
+	return where, args
 }
 
-func (s *Store) simulation(ch mfa.PolicyChange) *simulation {
-	alias, match := scopeMatch(ch.Scope)
-	x := &simulation{before: storedPolicy, after: policyExpr{alias: alias, match: match}}
-	var mode, allowed any
-	var enforceFrom any
-	if a := ch.After; a != nil {
-		if a.Mode != nil {
-			mode = string(*a.Mode)
-		}
-		if a.AllowedFactorTypes != nil {
-			b, _ := json.Marshal(a.AllowedFactorTypes)
-			allowed = string(b)
-		}
-		if a.EnforceFrom != nil {
-			enforceFrom = a.EnforceFrom.UTC()
-		}
-	}
-	cols := "? AS now, ? AS mode, ? AS allowed_factor_types, ? AS enforce_from, ? AS company_id, ? AS user_type, ? AS user_id"
-	x.quote = func(e string) string { return `('"' || ` + e + ` || '"')` }
-	if s.Dialect() == "mysql" {
-		// Typed, so the CASEs of sim and stored columns compare as times.
-		// Text in the tables' collation, or a CASE of a sim and a stored
-		// column has none and cannot be compared.
-		text := func(name string) string { return "CONVERT(? USING utf8mb4) COLLATE utf8mb4_unicode_ci AS " + name }
-		cols = "CAST(? AS DATETIME(6)) AS now, " + text("mode") + ", " + text("allowed_factor_types") +
-			", CAST(? AS DATETIME(6)) AS enforce_from, " + text("company_id") + ", " + text("user_type") + ", " + text("user_id")
-		x.quote = func(e string) string { return `CONCAT('"', ` + e + `, '"')` }
-	}
-	x.from = " FROM users CROSS JOIN (SELECT " + cols + ") sim" + policyJoins
-	x.fromArgs = []any{ch.Now.UTC(), mode, allowed, enforceFrom, ch.Scope.CompanyID, ch.Scope.UserType, ch.Scope.UserID}
-	x.where = []string{"users.organization_id = ?", "users.status = ?"}
-	x.whereArgs = []any{ch.OrganizationID, string(mfa.UserActive)}
-	sc := ch.Scope
-	switch sc.Level() {
-	case mfa.LevelUser:
-		x.where, x.whereArgs = append(x.where, "users.id = ?"), append(x.whereArgs, sc.UserID)
-	case mfa.LevelCompanyUserType:
-		x.where, x.whereArgs = append(x.where, "users.company_id = ?", "users.user_type = ?"), append(x.whereArgs, sc.CompanyID, sc.UserType)
-	case mfa.LevelCompany:
-		x.where, x.whereArgs = append(x.where, "users.company_id = ?"), append(x.whereArgs, sc.CompanyID)
-	case mfa.LevelUserType:
-		x.where, x.whereArgs = append(x.where, "users.user_type = ?"), append(x.whereArgs, sc.UserType)
-	}
-	return x
+// userPolicySQL and requestedSQL: the user row has a user-scope policy
+// (the unique scope index's point) or an enrollment request.
+const (
+	userPolicySQL = "EXISTS (SELECT 1 FROM policies pu WHERE pu.organization_id = users.organization_id AND pu.company_id = '' AND pu.user_type = '' AND pu.user_id = users.id)"
+	requestedSQL  = "EXISTS (SELECT 1 FROM enrollment_requests r WHERE r.user_id = users.id)"
+)
+
+// classRow is a class as SQL reads it.
+type classRow struct {
+	ID             string
+	CompanyID      *string
+	UserType       string
+	MFAEnrolled    bool   `gorm:"column:mfa_enrolled"`
+	MFAFactorTypes string `gorm:"column:mfa_factor_types"`
+	Requested      bool
+	N              int
 }
 
-// listed: the policy lets the factor type (an expression) be used, as
-// mfa.EffectivePolicy.lists.
-func (x *simulation) listed(p policyExpr, factorType string) string {
-	allowed := p.coalesce("allowed_factor_types", "")
-	return "(" + p.mode() + " <> '" + string(mfa.ModeDisabled) + "' AND (" + allowed + " IS NULL OR INSTR(" + allowed + ", " + x.quote(factorType) + ") > 0))"
+// classKey is what a class of many is told apart by.
+type classKey struct {
+	company, userType, types string
+	enrolled                 bool
 }
 
-const activeFactorOf = "SELECT 1 FROM enrollments e WHERE e.user_id = users.id AND e.status = '" + string(mfa.EnrollmentActive) + "' AND "
-
-// held: the user has an active factor the policy allows (their login asks
-// for it).
-func (x *simulation) held(p policyExpr) string {
-	return "(users.mfa_enrolled = 1 AND EXISTS (" + activeFactorOf + x.listed(p, "e.factor_type") + "))"
-}
-
-// enrol: the user's login asks them to enrol (planLogin: not disabled, no
-// allowed factor, and required in force or asked by an admin).
-func (x *simulation) enrol(p policyExpr) string {
-	return "(" + p.mode() + " <> '" + string(mfa.ModeDisabled) + "' AND NOT " + x.held(p) + " AND (" + p.required("sim.now") +
-		" OR EXISTS (SELECT 1 FROM enrollment_requests r WHERE r.user_id = users.id)))"
-}
-
-func (x *simulation) asked(p policyExpr) string { return "(" + x.held(p) + " OR " + x.enrol(p) + ")" }
-
-// group is the condition that a user row is in g.
-func (x *simulation) group(g mfa.SimulationGroup) string {
-	b, a := x.before, x.after
-	switch g {
-	case mfa.SimNewlyRequired:
-		return "(NOT " + b.required("sim.now") + " AND " + a.required("sim.now") + ")"
-	case mfa.SimNewlyMustEnroll:
-		return "(NOT " + x.enrol(b) + " AND " + x.enrol(a) + ")"
-	case mfa.SimNoLongerAsked:
-		return "(" + x.asked(b) + " AND NOT " + x.asked(a) + ")"
-	case mfa.SimLoseFactorType:
-		return "(users.mfa_enrolled = 1 AND EXISTS (" + activeFactorOf + x.listed(b, "e.factor_type") + " AND NOT " + x.listed(a, "e.factor_type") + "))"
-	case mfa.SimNeedSeat:
-		return "(users.mfa_enrolled = 0 AND NOT " + x.enrol(b) + " AND " + x.enrol(a) + ")"
+func (r *classRow) key() classKey {
+	k := classKey{userType: r.UserType, types: r.MFAFactorTypes, enrolled: r.MFAEnrolled}
+	if r.CompanyID != nil {
+		k.company = *r.CompanyID
 	}
-	return "1 = 0"
+	return k
 }
 
-func (s *Store) SimulatePolicy(ctx context.Context, ch mfa.PolicyChange) (map[mfa.SimulationGroup]int, error) {
-	x := s.simulation(ch)
-	var sums []string
-	for i, g := range mfa.SimulationGroups {
-		sums = append(sums, "COALESCE(SUM(CASE WHEN "+x.group(g)+" THEN 1 ELSE 0 END), 0) AS g"+string(rune('0'+i)))
+func (r *classRow) toMFA() mfa.SimulationClass {
+	k := r.key()
+	c := mfa.SimulationClass{CompanyID: k.company, UserType: r.UserType, UserID: r.ID, MFAEnrolled: r.MFAEnrolled, Requested: r.Requested, Users: r.N}
+	if r.MFAFactorTypes != "" {
+		c.FactorTypes = strings.Split(r.MFAFactorTypes, ",")
 	}
-	q := "SELECT " + strings.Join(sums, ", ") + x.from + " WHERE " + strings.Join(x.where, " AND ")
-	rows, err := s.conn(ctx).Raw(q, append(append([]any{}, x.fromArgs...), x.whereArgs...)...).Rows()
-	if err != nil {
+	return c
+}
+
+const classCols = "users.company_id, users.user_type, users.mfa_enrolled, users.mfa_factor_types"
+
+func (s *Store) SimulationClasses(ctx context.Context, orgID string, sc mfa.PolicyScope) ([]mfa.SimulationClass, error) {
+	where, args := simulationScope(orgID, sc)
+	var groups []classRow
+	if err := s.conn(ctx).Raw(simulationGroupsSQL(where), args...).Scan(&groups).Error; err != nil {
 		return nil, translate(err)
 	}
-	defer rows.Close()
-	counts := make([]int64, len(mfa.SimulationGroups))
-	dest := make([]any, len(counts))
-	for i := range counts {
-		dest[i] = &counts[i]
+	// The users counted alone: a user-scope policy (the policies' scope
+	// index) or a request (few rows; each user by primary key).
+	one := "SELECT users.id, " + classCols + ", " + requestedSQL + " AS requested, 1 AS n FROM users WHERE " + strings.Join(where, " AND ")
+	q := one + " AND users.id IN (SELECT p.user_id FROM policies p WHERE p.organization_id = ? AND p.company_id = '' AND p.user_type = '' AND p.user_id <> '')" +
+		" UNION " + one + " AND users.id IN (SELECT r.user_id FROM enrollment_requests r)"
+	var alone []classRow
+	if err := s.conn(ctx).Raw(q, append(append(append([]any{}, args...), orgID), args...)...).Scan(&alone).Error; err != nil {
+		return nil, translate(err)
 	}
-	out := map[mfa.SimulationGroup]int{}
-	if rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, translate(err)
+	n := map[classKey]int{}
+	for i := range groups {
+		n[groups[i].key()] += groups[i].N
+	}
+	var out []mfa.SimulationClass
+	for i := range alone {
+		n[alone[i].key()]--
+		out = append(out, alone[i].toMFA())
+	}
+	for i := range groups {
+		if groups[i].N = n[groups[i].key()]; groups[i].N > 0 {
+			out = append(out, groups[i].toMFA())
 		}
 	}
-	for i, g := range mfa.SimulationGroups {
-		out[g] = int(counts[i])
-	}
-	return out, translate(rows.Err())
+	return out, nil
 }
 
-func (s *Store) SimulatedUsers(ctx context.Context, ch mfa.PolicyChange, g mfa.SimulationGroup, p mfa.Page) (*mfa.Paged[mfa.User], error) {
-	x := s.simulation(ch)
-	where, args := append(x.where, x.group(g)), x.whereArgs
+// simulationGroupsSQL counts the users of the scope (where) by class
+// (EXPLAINed by the benchmark: one range of ix_users_org_simulate).
+func simulationGroupsSQL(where []string) string {
+	return "SELECT " + classCols + ", COUNT(*) AS n FROM users WHERE " + strings.Join(where, " AND ") + " GROUP BY " + classCols
+}
+
+// classesWhere is the condition that a user row is in one of the classes.
+func classesWhere(classes []mfa.SimulationClass) (string, []any) {
+	var many, ids []string
+	var args []any
+	for _, c := range classes {
+		if c.UserID != "" {
+			ids = append(ids, c.UserID)
+			continue
+		}
+		company := "users.company_id IS NULL"
+		if c.CompanyID != "" {
+			company, args = "users.company_id = ?", append(args, c.CompanyID)
+		}
+		many = append(many, "("+company+" AND users.user_type = ? AND users.mfa_enrolled = ? AND users.mfa_factor_types = ?)")
+		args = append(args, c.UserType, c.MFAEnrolled, strings.Join(c.FactorTypes, ","))
+	}
+	var or []string
+	if len(many) > 0 {
+		or = append(or, "(("+strings.Join(many, " OR ")+") AND NOT "+userPolicySQL+" AND NOT "+requestedSQL+")")
+	}
+	if len(ids) > 0 {
+		or, args = append(or, "users.id IN ?"), append(args, ids)
+	}
+	return "(" + strings.Join(or, " OR ") + ")", args
+}
+
+func (s *Store) SimulatedUsers(ctx context.Context, orgID string, sc mfa.PolicyScope, classes []mfa.SimulationClass, g mfa.SimulationGroup, p mfa.Page) (*mfa.Paged[mfa.User], error) {
+	where, args := simulationScope(orgID, sc)
+	cond, a := classesWhere(classes)
+	where, args = append(where, cond), append(args, a...)
 	ks := keyset{cols: userKeysets[mfa.UserOrderUsername], idExpr: "users.id"}
 	if p.After != nil {
 		cond, a, err := ks.after(p.After)
@@ -174,9 +151,8 @@ func (s *Store) SimulatedUsers(ctx context.Context, ch mfa.PolicyChange, g mfa.S
 		where, args = append(where, cond), append(args, a...)
 	}
 	var rows []user
-	q := "SELECT users.*" + x.from + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + ks.orderBy() + " LIMIT ?"
-	err := s.conn(ctx).Raw(q, append(append(append([]any{}, x.fromArgs...), args...), limitOf(p))...).Scan(&rows).Error
-	if err != nil {
+	q := "SELECT users.* FROM users WHERE " + strings.Join(where, " AND ") + " ORDER BY " + ks.orderBy() + " LIMIT ?"
+	if err := s.conn(ctx).Raw(q, append(args, limitOf(p))...).Scan(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	out := &mfa.Paged[mfa.User]{TotalExact: true}
@@ -185,7 +161,6 @@ func (s *Store) SimulatedUsers(ctx context.Context, ch mfa.PolicyChange, g mfa.S
 	}
 	for i := range rows {
 		u := *rows[i].toMFA()
-		u.MFAEnrolled = rows[i].MFAEnrolled
 		out.Items = append(out.Items, u)
 		out.Cursors = append(out.Cursors, mfa.Cursor{Order: mfa.SimulationOrderKey(g), Values: userSortValues(mfa.UserOrderUsername, &u), ID: u.ID})
 	}

@@ -26,28 +26,16 @@ const policyJoins = ` LEFT JOIN policies pu ON pu.organization_id = users.organi
 // policyLevels are the join aliases, most specific first.
 var policyLevels = []string{"pu", "pct", "pc", "pt", "po"}
 
-// policyExpr writes the SQL of the policy resolution over policyJoins.
-// The zero value reads the stored rows. A simulation (simulate.go)
-// replaces one scope's row: for the users matching the scope, the columns
-// of its level's alias come from the one-row derived table sim (NULL where
-// the row is removed), so one statement computes the policy before and
-// after a change.
-type policyExpr struct {
-	// alias is the replaced level's join alias; match says a user row is
-	// in the replaced scope.
-	alias, match string
-}
+// policyExpr writes the SQL of the policy resolution over policyJoins
+// (the lists, filters, sorts, counts and the grace state read it; a dry run
+// judges classes of users in Go instead, simulate.go).
+type policyExpr struct{}
 
 // storedPolicy resolves the stored policies.
 var storedPolicy = policyExpr{}
 
 // col is the policy column of a level's alias.
-func (x policyExpr) col(alias, name string) string {
-	if x.alias == alias {
-		return "(CASE WHEN " + x.match + " THEN sim." + name + " ELSE " + alias + "." + name + " END)"
-	}
-	return alias + "." + name
-}
+func (x policyExpr) col(alias, name string) string { return alias + "." + name }
 
 // coalesce is the value of the most specific level that sets the column.
 func (x policyExpr) coalesce(name, fallback string) string {
@@ -79,7 +67,7 @@ func (x policyExpr) enforceFrom() string {
 }
 
 // required is 1 when the effective mode is REQUIRED and in force at the
-// now expression (a placeholder, or sim.now), without the licence switch.
+// now expression (a placeholder), without the licence switch.
 func (x policyExpr) required(now string) string {
 	return "(" + x.mode() + " = '" + string(mfa.ModeRequired) + "' AND COALESCE(" + x.enforceFrom() + " <= " + now + ", 1))"
 }
@@ -395,15 +383,29 @@ func (s *Store) UserMFAStats(ctx context.Context, orgID string, now time.Time) (
 	return out, nil
 }
 
-// SyncMFAEnrolled recomputes the flag from the enrollments, so whatever the
-// write was (activation, removal, reset) the flag follows it.
+// SyncMFAEnrolled recomputes the flag and the factor types from the
+// enrollments, so whatever the write was (activation, removal, reset) they
+// follow it.
 func (s *Store) SyncMFAEnrolled(ctx context.Context, userID string) error {
 	return syncMFAEnrolled(s.conn(ctx), "users.id = ?", userID)
 }
 
 func syncMFAEnrolled(db *gorm.DB, where string, args ...any) error {
-	return translate(db.Exec("UPDATE users SET mfa_enrolled = CASE WHEN EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = users.id AND e.status = ?) THEN 1 ELSE 0 END WHERE "+where,
-		append([]any{string(mfa.EnrollmentActive)}, args...)...).Error)
+	active := string(mfa.EnrollmentActive)
+	return translate(db.Exec("UPDATE users SET mfa_enrolled = CASE WHEN EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = users.id AND e.status = ?) THEN 1 ELSE 0 END,"+
+		" mfa_factor_types = "+factorTypesOfSQL(db.Dialector.Name())+" WHERE "+where,
+		append([]any{active, active}, args...)...).Error)
+}
+
+// factorTypesOfSQL is the users.mfa_factor_types of a user row: the types
+// of its active enrollments (one bound argument: the active status),
+// distinct, sorted, comma separated (empty for none).
+func factorTypesOfSQL(dialect string) string {
+	agg := "group_concat(DISTINCT e.factor_type ORDER BY e.factor_type)"
+	if dialect == "mysql" {
+		agg = "GROUP_CONCAT(DISTINCT e.factor_type ORDER BY e.factor_type SEPARATOR ',')"
+	}
+	return "COALESCE((SELECT " + agg + " FROM enrollments e WHERE e.user_id = users.id AND e.status = ?), '')"
 }
 
 // --- audit
