@@ -45,6 +45,11 @@ func call[Req, Resp any](ctx context.Context, p *proc, method string, req *Req, 
 		return nil, err
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("factor %s: %w", p.id, ctx.Err())
+	case callerDeadlineReached(ctx, err):
+		// The plugin gave up on the caller's deadline (sent with the call)
+		// a moment before this process's clock reached it.
+		<-ctx.Done()
+		return nil, fmt.Errorf("factor %s: %w", p.id, ctx.Err())
 	case client != nil && (client.Exited() || status.Code(err) == codes.Unavailable):
 		p.failed(client)
 		return nil, fmt.Errorf("factor %s: %w: the plugin crashed (%s)", p.id, ErrUnavailable, status.Convert(err).Message())
@@ -55,6 +60,17 @@ func call[Req, Resp any](ctx context.Context, p *proc, method string, req *Req, 
 		return nil, fmt.Errorf("factor %s: %s", p.id, status.Convert(err).Message())
 	}
 	return nil, fmt.Errorf("factor %s: %w: %s", p.id, ErrUnavailable, status.Convert(err).Message())
+}
+
+// callerDeadlineReached: err is the other side cancelling the call, and the
+// caller's own deadline is due within a few milliseconds.
+func callerDeadlineReached(ctx context.Context, err error) bool {
+	code := status.Code(err)
+	if code != codes.Canceled && code != codes.DeadlineExceeded {
+		return false
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < 20*time.Millisecond
 }
 
 func (r remote) Describe(ctx context.Context, req *factors.DescribeRequest) (*factors.DescribeResponse, error) {
