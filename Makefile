@@ -53,9 +53,12 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-## bench: Go benchmarks (plugin round trip vs in-process) and a load run.
+## bench: seed a throwaway MariaDB (1M users) and SQLite (100k) in bulk, load
+## the real server and plugins, write docs/BENCHMARKS.md (about 10 minutes;
+## BENCH_FLAGS="-mysql-users 20000 -sqlite-users 5000 -out /tmp/b.md" for a
+## quick run).
 bench: build
-	@scripts/bench.sh
+	@scripts/bench.sh $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin
