@@ -199,7 +199,8 @@ func untouched(t *testing.T, admin *client) string {
 
 // TestSimulatePolicyAgreesWithLogins generates a population of users
 // across companies and user types, with factors of two types or none,
-// admin requests and policies at every level; for a series of changes it
+// admin requests and policies at every level; for a change at each scope
+// level (the user scope: one user of a class of many) it
 // asks simulatePolicy, checks the dry run changed nothing, applies the
 // change for real, logs every user in, and compares user by user: who
 // newly must enrol, who is newly required to use MFA, who is no longer
@@ -227,6 +228,9 @@ func TestSimulatePolicyAgreesWithLogins(t *testing.T) {
 			{"scope": map[string]any{"companyId": firm["Firm 1"]}, "mode": "DISABLED"},
 			{"scope": map[string]any{"userType": "supplier"}, "mode": nil},
 			{"scope": map[string]any{"companyId": firm["Firm 2"], "userType": "case_manager"}, "allowedFactorTypes": nil, "enforceFrom": e.clock.Now().Add(time.Hour).Format(time.RFC3339)},
+			// One TOTP user alone (counted apart from their class): passkeys
+			// required.
+			{"scope": map[string]any{"userId": lookupUserID(t, admin, "p00009")}, "mode": "REQUIRED", "allowedFactorTypes": []string{"passkey"}},
 		}
 		// Refused as setPolicy refuses it, and nothing written.
 		snap := untouched(t, admin)
