@@ -68,7 +68,7 @@ if [[ -z "${TWOFOLD_TEST_GALERA_DSNS:-}" ]]; then
   fi
 fi
 
-go test -race -count=1 -timeout 8m "$@" ./...
+go test -race -count=1 -timeout 14m "$@" ./...
 
 # The store's contract suite once more, on the Galera cluster.
 if [[ -n "${TWOFOLD_TEST_GALERA_DSNS:-}" && $# -eq 0 ]]; then
