@@ -174,13 +174,13 @@ func run(conc int, d time.Duration, op func(ctx context.Context, i int) error) l
 
 var errDone = fmt.Errorf("no more work")
 
-// timeQuery runs one admin query sequentially, a few warm-up calls then
-// up to runs timed ones (fewer if they are slow), and returns the last
+// timeQuery runs one admin query sequentially, a warm-up call then up to
+// runs timed ones (at least 3; fewer if they are slow), and returns the last
 // answer for the correctness check.
 func timeQuery(c *client, token, query string, vars map[string]any, runs int, budget time.Duration) (latencies, map[string]any, error) {
 	ctx := context.Background()
 	var last map[string]any
-	for range 2 {
+	for range 1 {
 		d, err := c.do(ctx, token, query, vars)
 		if err != nil {
 			return latencies{}, nil, err
@@ -189,7 +189,7 @@ func timeQuery(c *client, token, query string, vars map[string]any, runs int, bu
 	}
 	var ds []time.Duration
 	start := time.Now()
-	for i := 0; i < runs && (i < 5 || time.Since(start) < budget); i++ {
+	for i := 0; i < runs && (i < 3 || time.Since(start) < budget); i++ {
 		t0 := time.Now()
 		d, err := c.do(ctx, token, query, vars)
 		if err != nil {

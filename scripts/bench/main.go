@@ -149,6 +149,10 @@ func benchmark(o options) error {
 		}
 		r.version = version
 		rep.results = append(rep.results, r)
+		rep.took = time.Since(started)
+		if err := rep.write(o.out); err != nil {
+			return err
+		}
 	}
 	if o.sqliteUsers > 0 {
 		url := "sqlite://" + filepath.Join(tmp, "sqlite", "bench.db")
@@ -159,7 +163,7 @@ func benchmark(o options) error {
 		rep.results = append(rep.results, r)
 	}
 	rep.took = time.Since(started)
-	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+	if err := rep.write(o.out); err != nil {
 		return err
 	}
 	logf("wrote %s in %v", o.out, rep.took.Round(time.Second))

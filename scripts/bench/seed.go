@@ -42,7 +42,8 @@ type seeded struct {
 	// required), by username.
 	plain []string
 	// totp are enrolled users: username, enrollment id and TOTP secret.
-	totp []totpUser
+	totp     []totpUser
+	policies []mfa.Policy
 	// busyActor is the user with the most audit events.
 	busyActor string
 	audit     int
@@ -52,7 +53,7 @@ type seeded struct {
 }
 
 type totpUser struct {
-	username, enrollmentID, secret string
+	userID, username, enrollmentID, secret string
 }
 
 // truth holds the counts the admin queries must answer.
@@ -112,7 +113,7 @@ func seed(ctx context.Context, url string, key []byte, n, auditN int, logf func(
 	}
 	// Policies: case managers everywhere and the first 20 companies must
 	// use MFA (from an hour ago); company 0's suppliers from tomorrow; one
-	// user in 500 opted out.
+	// user in 5,000 opted out.
 	hourAgo, tomorrow := now.Add(-time.Hour), now.Add(24*time.Hour)
 	required, disabled := mfa.ModeRequired, mfa.ModeDisabled
 	policies := []mfa.Policy{
@@ -153,7 +154,7 @@ func seed(ctx context.Context, url string, key []byte, n, auditN int, logf func(
 		if i%101 == 0 {
 			u.Status = mfa.UserDeactivated
 		}
-		if i%500 == 250 {
+		if i%5000 == 2500 {
 			policies = append(policies, mfa.Policy{Scope: mfa.PolicyScope{UserID: u.ID}, PolicySettings: mfa.PolicySettings{Mode: &disabled}})
 		}
 		if rng.Intn(10) < 3 {
@@ -163,8 +164,8 @@ func seed(ctx context.Context, url string, key []byte, n, auditN int, logf func(
 			e.State, e.KeyID = ring.Seal(plain, "enrollment:"+e.ID)
 			ens = append(ens, e)
 			u.MFAEnrolled = true
-			if u.Status == mfa.UserActive && i%500 != 250 { // not opted out
-				s.totp = append(s.totp, totpUser{username: u.Username, enrollmentID: e.ID, secret: secretOf(i)})
+			if u.Status == mfa.UserActive && i%5000 != 2500 { // not opted out
+				s.totp = append(s.totp, totpUser{userID: u.ID, username: u.Username, enrollmentID: e.ID, secret: secretOf(i)})
 			}
 		}
 		if strings.EqualFold(u.DisplayName, t.searchTerm) {
@@ -189,6 +190,7 @@ func seed(ctx context.Context, url string, key []byte, n, auditN int, logf func(
 		}
 	}
 
+	s.policies = policies
 	// Ground truth of the policy-derived counts, resolved in Go (the
 	// in-memory definition the SQL one must agree with).
 	adminCopy := *admin

@@ -314,11 +314,8 @@ func makeTickets(ctx context.Context, url, orgID string, users []totpUser) ([]st
 				_, _ = rand.Read(b)
 				tok := base64.RawURLEncoding.EncodeToString(b)
 				sum := sha256.Sum256([]byte(tok))
-				u, err := st.UserByLogin(ctx, orgID, users[i].username)
-				if err == nil {
-					err = st.CreateLoginTicket(ctx, &mfa.LoginTicket{ID: newID(), TokenHash: hex.EncodeToString(sum[:]), OrganizationID: orgID,
-						UserID: u.ID, Status: mfa.StatusMFARequired, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
-				}
+				err := st.CreateLoginTicket(ctx, &mfa.LoginTicket{ID: newID(), TokenHash: hex.EncodeToString(sum[:]), OrganizationID: orgID,
+					UserID: users[i].userID, Status: mfa.StatusMFARequired, CreatedAt: now, ExpiresAt: now.Add(time.Hour)})
 				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
