@@ -36,14 +36,16 @@ type Config struct {
 	// AllowedOrigins may send cookie-authenticated requests (CSRF check and
 	// CORS).
 	AllowedOrigins []string
-	// Dev serves the Playground and introspection to everyone.
+	// Dev opens introspection to everyone (the Playground is served to
+	// everyone in any mode).
 	Dev bool
 	// TrustedProxies are the networks of load balancers whose
 	// X-Forwarded-For and X-Forwarded-Proto are believed.
 	TrustedProxies []netip.Prefix
 
 	MFA mfa.Config
-	// PluginSettings are handed to each factor plugin at start, by factor id.
+	// PluginSettings are handed to each factor plugin at start, by factor
+	// id, when no variable sets the setting (see factors/host.Config).
 	PluginSettings map[string]map[string]string
 	// PluginEnviron is the environment ("NAME=value") the host reads the
 	// plugins' declared settings from: TWOFOLD_FACTOR_<ID>_<SETTING> (and
@@ -59,6 +61,7 @@ type Config struct {
 	PublicURL string
 	// IntrospectionClients may call POST /introspect.
 	IntrospectionClients []IntrospectionClient
+
 	// Mail is the outbox worker's setting (TWOFOLD_SMTP_URL and friends;
 	// see server/mail.go).
 	Mail MailConfig
