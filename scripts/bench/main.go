@@ -81,6 +81,7 @@ type result struct {
 	rss      map[string][2]float64
 	profile  string
 	problems []string
+	argon2   float64 // raw hashes per second, measured before the logins
 }
 
 type queryResult struct {
@@ -234,6 +235,10 @@ func measure(o options, name, url string, users, audit, dbPID int, tmp string, l
 		logf("%s: %-28s p50 %v p99 %v  %s", name, q.name, q.l.p50.Round(time.Microsecond), q.l.p99.Round(time.Microsecond), q.check)
 	}
 
+	// The raw argon2id rate right before the logins, in the same
+	// conditions (a shared machine's load changes by the minute).
+	r.argon2 = argon2Rate(4 * time.Second)
+	logf("%s: argon2id raw rate %.1f/s", name, r.argon2)
 	// Logins with a password alone.
 	for _, n := range o.concurrency {
 		stopSampling := sampleRSS(srv.pid(), r, "server under logins, "+strconv.Itoa(n)+" clients")
