@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -24,14 +25,24 @@ func (c PasswordConfig) params() *argon2id.Params {
 	return &argon2id.Params{Memory: c.MemoryKiB, Iterations: c.Iterations, Parallelism: c.Parallelism, SaltLength: 16, KeyLength: 32}
 }
 
+// hashing admits as many argon2id computations at once as there are
+// processors: each holds its memory cost (19 MiB by default) while it runs,
+// and more at once than cores adds memory, not throughput (64 parallel
+// logins held over 900 MiB without it).
+var hashing = make(chan struct{}, runtime.GOMAXPROCS(0))
+
 // hash returns the PHC-format argon2id hash of password.
 func (c PasswordConfig) hash(password string) (string, error) {
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
 	return argon2id.CreateHash(password, c.params())
 }
 
 // verify checks password against hash (in constant time) and says whether the
 // hash was made with other parameters than the current ones.
 func (c PasswordConfig) verify(password, hash string) (ok, stale bool) {
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
 	match, p, err := argon2id.CheckHash(password, hash)
 	if err != nil || !match {
 		return false, false
