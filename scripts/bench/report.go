@@ -81,7 +81,7 @@ func (r *report) markdown() string {
 			known = known || res.db == "SQLite" // else a database that is not ours
 			if known {
 				w("| CPU per verification on %s (server + plugin + database) ≤ 1 ms | %.2f ms (server %.2f, plugin %.2f, database %s) | %s |\n", res.db, total,
-				res.cpu["server"], res.cpu["plugins"], ifv(res.db == "SQLite", "in the server", fmt.Sprintf("%.2f", res.cpu["database"])), verdict(total <= 1))
+					res.cpu["server"], res.cpu["plugins"], ifv(res.db == "SQLite", "in the server", fmt.Sprintf("%.2f", res.cpu["database"])), verdict(total <= 1))
 			}
 		}
 		best := 0.0
