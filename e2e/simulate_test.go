@@ -197,6 +197,24 @@ func untouched(t *testing.T, admin *client) string {
   auditEvents(first: 1) { totalCount edges { node { id action } } } notifications(first: 1) { totalCount edges { node { id } } } }`, nil))
 }
 
+// settled is untouched once the background work of the previous change
+// (the mfa.required fan-out that servers expand every second) is done: two
+// snapshots 1.5 s apart that agree.
+func settled(t *testing.T, admin *client) string {
+	t.Helper()
+	snap := untouched(t, admin)
+	for range 40 {
+		time.Sleep(1500 * time.Millisecond)
+		next := untouched(t, admin)
+		if next == snap {
+			return snap
+		}
+		snap = next
+	}
+	t.Fatal("the outbox and audit log never settled")
+	return ""
+}
+
 // TestSimulatePolicyAgreesWithLogins generates a population of users
 // across companies and user types, with factors of two types or none,
 // admin requests and policies at every level; for a change at each scope
@@ -239,7 +257,7 @@ func TestSimulatePolicyAgreesWithLogins(t *testing.T) {
 			{"scope": map[string]any{"userId": lookupUserID(t, admin, "p00009")}, "mode": "REQUIRED", "allowedFactorTypes": []string{"passkey"}},
 		}
 		// Refused as setPolicy refuses it, and nothing written.
-		snap := untouched(t, admin)
+		snap := settled(t, admin)
 		wantError(t, "simulate an unknown type", admin.post(simulateQuery, map[string]any{"in": map[string]any{"scope": map[string]any{}, "allowedFactorTypes": []string{"nope"}}}), "BAD_USER_INPUT", "")
 		wantError(t, "simulate an unmeetable requirement", admin.post(simulateQuery, map[string]any{"in": map[string]any{"scope": map[string]any{}, "mode": "REQUIRED", "allowedFactorTypes": []string{}}}), "BAD_USER_INPUT", "REQUIREMENT_UNMEETABLE")
 		wantError(t, "simulate with a users cursor", admin.post(fmt.Sprintf(simulateGroupPage, "newlyRequired"), map[string]any{"in": changes[0], "after": dig(admin.must(simUsers, nil), "users", "pageInfo", "endCursor")}), "BAD_USER_INPUT", "")
@@ -248,7 +266,7 @@ func TestSimulatePolicyAgreesWithLogins(t *testing.T) {
 		}
 		seen := map[string]bool{}
 		for step, in := range changes {
-			snap = untouched(t, admin)
+			snap = settled(t, admin)
 			start := time.Now()
 			sim := admin.must(simulateQuery, map[string]any{"in": in})["simulatePolicy"].(map[string]any)
 			t.Logf("step %d: simulatePolicy over %d users in %s: %s", step, n, time.Since(start), jsonOf(sim))
